@@ -1,0 +1,9 @@
+"""`moodreel crawl`: being built (see the issue that owns it)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sub.add_parser("crawl", help="(not available yet)")

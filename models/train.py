@@ -1,0 +1,168 @@
+"""Train the emotion network on FER2013: `python -m models.train --help`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models.data import DEFAULT_NPZ, load_faces
+from models.net import EMOTIONS, EmotionNet, normalise
+from models.weights import DEFAULT_WEIGHTS, save_weights
+
+CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "last.pt"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m models.train",
+        description="Train MoodReel's facial-expression CNN on FER2013 Training, selecting on PublicTest.",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_NPZ, help="FER2013 npz (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=40, help="epochs of the one-cycle schedule (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--ferplus", type=float, default=0.3, help="share of the target taken from FER+ votes")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where the best weights go")
+    p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke runs)")
+    return p.parse_args(argv)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Flips, small rotations, shifts and scale changes, then random erasing; all batched."""
+    n, dev = x.shape[0], x.device
+    u = lambda lo, hi: torch.rand(n, generator=gen, device=dev) * (hi - lo) + lo  # noqa: E731
+    angle = u(-12, 12) * math.pi / 180
+    scale = u(0.88, 1.12)
+    flip = torch.where(torch.rand(n, generator=gen, device=dev) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [
+            torch.stack([cos * flip, -sin, u(-0.12, 0.12)], 1),
+            torch.stack([sin * flip, cos, u(-0.12, 0.12)], 1),
+        ],
+        1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    # Random erasing: one rectangle on half the faces, filled with noise.
+    size = x.shape[-1]
+    h = (u(0.15, 0.4) * size).long()
+    w = (u(0.15, 0.4) * size).long()
+    top = (torch.rand(n, generator=gen, device=dev) * (size - h)).long()
+    left = (torch.rand(n, generator=gen, device=dev) * (size - w)).long()
+    rows = torch.arange(size, device=dev)
+    mask = (
+        ((rows[None, :] >= top[:, None]) & (rows[None, :] < (top + h)[:, None]))[:, :, None]
+        & ((rows[None, :] >= left[:, None]) & (rows[None, :] < (left + w)[:, None]))[:, None, :]
+    )
+    mask &= (torch.rand(n, generator=gen, device=dev) < 0.5)[:, None, None]
+    noise = torch.randn(x.shape, generator=gen, device=dev)
+    return torch.where(mask[:, None], noise, x)
+
+
+@torch.inference_mode()
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+    model.eval()
+    hits = 0
+    for i in range(0, len(x), batch):
+        hits += (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
+    return hits / len(x)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+
+    train, val = load_faces(args.data, usage=0), load_faces(args.data, usage=1)
+    n = args.limit or len(train.labels)
+    x_train = normalise(torch.from_numpy(train.pixels[:n])).to(dev)
+    y_train = torch.from_numpy(train.labels[:n]).to(dev)
+    onehot = F.one_hot(y_train, len(EMOTIONS)).float()
+    if train.soft is not None and args.ferplus > 0:
+        # Informed label smoothing: blend in the FER+ crowd's votes where the crowd saw a face.
+        soft = torch.from_numpy(train.soft[:n]).to(dev)
+        has = (soft.sum(1, keepdim=True) > 0).float()
+        smooth = has * soft + (1 - has) * torch.full_like(onehot, 1 / len(EMOTIONS))
+    else:
+        smooth = torch.full_like(onehot, 1 / len(EMOTIONS))
+    share = args.ferplus if args.ferplus > 0 else 0.1
+    target = (1 - share) * onehot + share * smooth
+    x_val = normalise(torch.from_numpy(val.pixels)).to(dev)
+    y_val = torch.from_numpy(val.labels).to(dev)
+
+    model = EmotionNet().to(dev).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps = math.ceil(n / args.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, epochs=args.epochs, steps_per_epoch=steps)
+    gen = torch.Generator(device=dev).manual_seed(args.seed)
+    start, best = 0, 0.0
+    if args.resume and args.checkpoint.exists():
+        state = torch.load(args.checkpoint, map_location=dev)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        start, best = state["epoch"], state["best"]
+        print(f"resuming after epoch {start}, best PublicTest accuracy so far {best:.4f}")
+
+    for epoch in range(start, args.epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen, device=dev)
+        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", leave=False)
+        for step in bar:
+            idx = order[step * args.batch_size : (step + 1) * args.batch_size]
+            xb = augment(x_train[idx], gen).contiguous(memory_format=torch.channels_last)
+            loss = torch.sum(-target[idx] * F.log_softmax(model(xb), 1), 1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += len(idx)
+            loss_sum += loss.item() * len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        acc = accuracy(model, x_val.contiguous(memory_format=torch.channels_last), y_val)
+        improved = acc > best
+        if improved:
+            best = acc
+            save_weights(model, args.out, {"publictest_accuracy": acc, "epoch": epoch + 1})
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "gen": gen.get_state(),
+            "epoch": epoch + 1,
+            "best": best,
+        }
+        torch.save(state, args.checkpoint.with_suffix(".tmp"))
+        args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)  # atomic: a kill never leaves half a file
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {acc:.4f}"
+            f"{' (best, saved)' if improved else ''}, {time.perf_counter() - t0:.0f}s",
+            flush=True,
+        )
+    print(f"best PublicTest accuracy {best:.4f}; weights in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
