@@ -24,7 +24,9 @@ def srgb_to_lab(rgb: np.ndarray | list | tuple) -> np.ndarray:
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     xyz = linear @ _RGB_TO_XYZ.T / WHITE_D65
     f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    return np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1
+    )
 
 
 def lab_to_srgb(lab: np.ndarray | list | tuple) -> np.ndarray:

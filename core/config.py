@@ -1,4 +1,7 @@
-"""Settings: config.yaml defaults, overridden by MOODREEL_<SECTION>_<KEY>; secrets from the environment only."""
+"""Settings: config.yaml defaults, overridden by MOODREEL_<SECTION>_<KEY>.
+
+Secrets come from the environment only.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,12 @@ class CatalogueSettings:
     workers: int = 0
 
     def __post_init__(self) -> None:
-        _check(1 <= self.palette_colours <= 16, "catalogue.palette_colours", "must be 1..16", self.palette_colours)
+        _check(
+            1 <= self.palette_colours <= 16,
+            "catalogue.palette_colours",
+            "must be 1..16",
+            self.palette_colours,
+        )
         _check(self.workers >= 0, "catalogue.workers", "must be 0 (auto) or more", self.workers)
 
 
@@ -68,9 +76,17 @@ class SessionSettings:
     allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("link_ttl_minutes", "baseline_seconds", "stimulus_seconds", "max_session_seconds", "max_fps"):
+        for name in (
+            "link_ttl_minutes",
+            "baseline_seconds",
+            "stimulus_seconds",
+            "max_session_seconds",
+            "max_fps",
+        ):
             _check(getattr(self, name) > 0, f"sessions.{name}", "must be positive", getattr(self, name))
-        _check(self.max_frame_bytes >= 1024, "sessions.max_frame_bytes", "must be >= 1024", self.max_frame_bytes)
+        _check(
+            self.max_frame_bytes >= 1024, "sessions.max_frame_bytes", "must be >= 1024", self.max_frame_bytes
+        )
         _check(self.min_face_frames >= 2, "sessions.min_face_frames", "must be >= 2", self.min_face_frames)
 
 
@@ -95,7 +111,12 @@ class RecommenderSettings:
 
     def __post_init__(self) -> None:
         _check(1 <= self.top_n <= 100, "recommender.top_n", "must be 1..100", self.top_n)
-        _check(0 < self.primary_weight <= 1, "recommender.primary_weight", "must be in (0, 1]", self.primary_weight)
+        _check(
+            0 < self.primary_weight <= 1,
+            "recommender.primary_weight",
+            "must be in (0, 1]",
+            self.primary_weight,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +127,12 @@ class DiscordSettings:
     token: str = ""  # DISCORD_TOKEN
 
     def __post_init__(self) -> None:
-        _check(self.deliver in ("channel", "dm"), "discord.deliver", "must be 'channel' or 'dm'", self.deliver)
-        _check(self.carousel_timeout > 0, "discord.carousel_timeout", "must be positive", self.carousel_timeout)
+        _check(
+            self.deliver in ("channel", "dm"), "discord.deliver", "must be 'channel' or 'dm'", self.deliver
+        )
+        _check(
+            self.carousel_timeout > 0, "discord.carousel_timeout", "must be positive", self.carousel_timeout
+        )
 
 
 @dataclass(frozen=True)
@@ -147,7 +172,12 @@ class TmdbSettings:
 
     def __post_init__(self) -> None:
         _check(self.pages >= 1, "tmdb.pages", "must be >= 1", self.pages)
-        _check(self.requests_per_second > 0, "tmdb.requests_per_second", "must be positive", self.requests_per_second)
+        _check(
+            self.requests_per_second > 0,
+            "tmdb.requests_per_second",
+            "must be positive",
+            self.requests_per_second,
+        )
         _check(self.max_retries >= 0, "tmdb.max_retries", "must be >= 0", self.max_retries)
 
 

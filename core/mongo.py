@@ -75,8 +75,11 @@ def clear_stale_lock(data_dir: Path) -> bool:
             )
     if not text:
         return False  # an empty lock means the last shutdown was clean
-    log.warning("removing stale mongod.lock in %s (pid %s is gone); mongod will recover from its journal",
-                data_dir, text)
+    log.warning(
+        "removing stale mongod.lock in %s (pid %s is gone); mongod will recover from its journal",
+        data_dir,
+        text,
+    )
     lock.unlink()
     return True
 
@@ -112,7 +115,7 @@ class EmbeddedMongo:
             "--wiredTigerCacheSizeGB", "0.25",
             "--setParameter", "diagnosticDataCollectionEnabled=false",
         ]  # fmt: skip
-        # Its own process group, so a Ctrl-C in the terminal reaches MoodReel, which then stops mongod cleanly.
+        # Its own process group, so a Ctrl-C reaches MoodReel, which then stops mongod cleanly.
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
@@ -134,7 +137,9 @@ class EmbeddedMongo:
                 return
             time.sleep(0.1)
         self.stop()
-        raise MongoStartError(f"mongod did not become ready in {self.startup_timeout:.0f}s; see {self.log_path}")
+        raise MongoStartError(
+            f"mongod did not become ready in {self.startup_timeout:.0f}s; see {self.log_path}"
+        )
 
     def _log_tail(self, lines: int = 5) -> str:
         try:

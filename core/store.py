@@ -50,7 +50,9 @@ class Store:
         await self.movies.create_index("genres", name="genres")
         await self.movies.create_index([("popularity", DESCENDING)], name="popularity")
         await self.sessions.create_index("session_id", unique=True, name="session_id_unique")
-        await self.sessions.create_index([("state", ASCENDING), ("expires_at", ASCENDING)], name="state_expiry")
+        await self.sessions.create_index(
+            [("state", ASCENDING), ("expires_at", ASCENDING)], name="state_expiry"
+        )
         await self.sessions.create_index(
             [("origin.platform", ASCENDING), ("delivered", ASCENDING), ("state", ASCENDING)], name="delivery"
         )
@@ -90,7 +92,9 @@ class Store:
 
     async def movies_with_palettes(self) -> list[dict[str, Any]]:
         """Every movie that has a palette, with the fields ranking and display need."""
-        cursor = self.movies.find({"palette.0": {"$exists": True}}, {"_id": 0, "overview": 0, "watcha.reviews": 0})
+        cursor = self.movies.find(
+            {"palette.0": {"$exists": True}}, {"_id": 0, "overview": 0, "watcha.reviews": 0}
+        )
         return [d async for d in cursor]
 
     # --- catalogue version ----------------------------------------------------------------------
@@ -112,11 +116,15 @@ async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncI
     embedded: EmbeddedMongo | None = None
     uri = settings.mongodb_uri
     if not uri:
-        path = data_dir or (settings.resolve(settings.mongodb.data_dir) if settings.mongodb.data_dir else None)
+        path = data_dir or (
+            settings.resolve(settings.mongodb.data_dir) if settings.mongodb.data_dir else None
+        )
         embedded = EmbeddedMongo(path, settings.mongodb.startup_timeout)
         await asyncio.to_thread(embedded.start)
         uri = embedded.uri
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10000)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=10000
+    )
     try:
         store = Store(client, settings.mongodb.database)
         await store.ensure_indexes()
@@ -124,4 +132,4 @@ async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncI
     finally:
         await client.close()
         if embedded is not None:
-                await asyncio.to_thread(embedded.stop)
+            await asyncio.to_thread(embedded.stop)

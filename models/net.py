@@ -23,9 +23,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.conv1 = _conv_bn(cin, cout, stride)
-        self.conv2 = nn.Sequential(
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
-        )
+        self.conv2 = nn.Sequential(nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
         self.skip: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
             self.skip = nn.Sequential(

@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train MoodReel's facial-expression CNN on FER2013 Training, selecting on PublicTest.",
     )
     p.add_argument("--data", type=Path, default=DEFAULT_NPZ, help="FER2013 npz (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=40, help="epochs of the one-cycle schedule (default: %(default)s)")
+    p.add_argument(
+        "--epochs", type=int, default=40, help="epochs of the one-cycle schedule (default: %(default)s)"
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -65,10 +67,9 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     top = (torch.rand(n, generator=gen, device=dev) * (size - h)).long()
     left = (torch.rand(n, generator=gen, device=dev) * (size - w)).long()
     rows = torch.arange(size, device=dev)
-    mask = (
-        ((rows[None, :] >= top[:, None]) & (rows[None, :] < (top + h)[:, None]))[:, :, None]
-        & ((rows[None, :] >= left[:, None]) & (rows[None, :] < (left + w)[:, None]))[:, None, :]
-    )
+    mask = ((rows[None, :] >= top[:, None]) & (rows[None, :] < (top + h)[:, None]))[:, :, None] & (
+        (rows[None, :] >= left[:, None]) & (rows[None, :] < (left + w)[:, None])
+    )[:, None, :]
     mask &= (torch.rand(n, generator=gen, device=dev) < 0.5)[:, None, None]
     noise = torch.randn(x.shape, generator=gen, device=dev)
     return torch.where(mask[:, None], noise, x)
@@ -155,7 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             "best": best,
         }
         torch.save(state, args.checkpoint.with_suffix(".tmp"))
-        args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)  # atomic: a kill never leaves half a file
+        args.checkpoint.with_suffix(".tmp").replace(
+            args.checkpoint
+        )  # atomic: a kill never leaves half a file
         print(
             f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {acc:.4f}"
             f"{' (best, saved)' if improved else ''}, {time.perf_counter() - t0:.0f}s",

@@ -40,7 +40,11 @@ def database_name() -> str:
 def settings(mongo_uri: str, database_name: str) -> Settings:
     """Real settings from config.yaml, pointed at the test mongod and a throwaway database."""
     return load_settings(
-        env={"MONGODB_URI": mongo_uri, "MOODREEL_SECRET": "test-secret", "MOODREEL_MONGODB_DATABASE": database_name}
+        env={
+            "MONGODB_URI": mongo_uri,
+            "MOODREEL_SECRET": "test-secret",
+            "MOODREEL_MONGODB_DATABASE": database_name,
+        }
     )
 
 
