@@ -1,9 +1,93 @@
-"""`moodreel serve`: being built (see the issue that owns it)."""
+"""`moodreel serve`: the web app (webcam page, try-it page, Mattermost endpoints) and the Discord bot."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from cli.common import run_async, settings_from
+from core.config import Settings
+
+log = logging.getLogger("moodreel")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sub.add_parser("serve", help="(not available yet)")
+    p = sub.add_parser(
+        "serve",
+        help="start MoodReel: web page, embedded MongoDB, and the chat bots that are configured",
+        description="Start MoodReel. With no MONGODB_URI it runs its own mongod; an empty catalogue is "
+        "filled from the committed sample. The Discord bot starts when DISCORD_TOKEN is set, the "
+        "Mattermost endpoints when MATTERMOST_URL, MATTERMOST_TOKEN and MATTERMOST_COMMAND_TOKEN are set.",
+    )
+    p.add_argument("--host", help="interface to bind (default: server.host from the config)")
+    p.add_argument("--port", type=int, help="port to bind (default: server.port from the config)")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    run_async(serve, settings, args.host, args.port)
+    return 0
+
+
+async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    from core.services import open_services
+    from webcam_page.app import create_app
+
+    host = host or settings.server.host
+    port = port or settings.server.port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with open_services(settings) as services:
+        app = create_app(services)
+        if settings.mattermost.enabled:
+            from bot.mattermost import setup_mattermost
+
+            setup_mattermost(app, services)
+        runner = web.AppRunner(app, access_log=None)  # no access log: session links carry tokens
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        count = await services.store.count_movies()
+        print(
+            f"MoodReel is running with {count} movies. Open {settings.server.base_url}/ to try it.",
+            flush=True,
+        )
+        discord_task: asyncio.Task[None] | None = None
+        if settings.discord.token:
+            from bot.discord import start_discord
+
+            discord_task = asyncio.create_task(start_discord(services))
+            print("Discord bot: starting (DISCORD_TOKEN is set).", flush=True)
+        else:
+            print("Discord bot: off (set DISCORD_TOKEN to start it).", flush=True)
+        print(
+            "Mattermost endpoints: "
+            + ("on." if settings.mattermost.enabled else "off (set MATTERMOST_URL/_TOKEN/_COMMAND_TOKEN).")
+            + "\nPress Ctrl-C to stop.",
+            flush=True,
+        )
+        try:
+            if discord_task is None:
+                await stop.wait()
+            else:
+                done, _ = await asyncio.wait(
+                    {discord_task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if discord_task in done and discord_task.exception():
+                    log.error("the Discord bot stopped: %s", discord_task.exception())
+                    await stop.wait()
+        finally:
+            if discord_task is not None:
+                discord_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await discord_task
+            await runner.cleanup()
+    print("MoodReel stopped.", flush=True)
