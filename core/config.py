@@ -53,6 +53,7 @@ class CatalogueSettings:
     sample: str = "core/data/sample_catalogue.jsonl.gz"
     palette_colours: int = 6
     workers: int = 0
+    posters_dir: str = "../shared/data/movies/posters"
 
     def __post_init__(self) -> None:
         _check(
