@@ -1,0 +1,305 @@
+"""The Mattermost adapter: the slash-command and button endpoints, result delivery and its retries.
+
+Routes on MoodReel's aiohttp app:
+- POST /mattermost/command: Mattermost's custom slash command (form fields token, team_id, ...,
+  text). Answers at once with an ephemeral JSON reply holding the private session link.
+- POST /mattermost/actions: the ◀ ▶ buttons' integration URL (Mattermost's JSON action request).
+  Answers {"update": post} with the neighbouring movie; a context with a bad signature gets 403.
+
+Results reach `deliver` through SessionService's hook for "mattermost": the mood card PNG is uploaded
+and a channel post made with the summary and the carousel. While Mattermost is unreachable the hook
+raises, the session stays undelivered, and a background task retries every deliver_retry_seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.mattermost.messages import ACTIONS_PATH, result_post
+from bot.mattermost.signing import BadContext, ContextSigner
+from bot.mattermost.texts import (
+    CommandTextError,
+    bad_button_text,
+    bad_token_text,
+    failure_text,
+    help_text,
+    link_text,
+    parse_command_text,
+    stale_button_text,
+    unavailable_text,
+    unknown_word_text,
+)
+from core.config import Settings
+from core.results import MoodResult
+from core.sessions import SessionError, SessionOrigin, SessionService
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "mattermost"
+EXTRA_FIELDS = ("team_id", "team_domain", "channel_name")  # kept with the session for the record
+COMMAND_PATH = "/mattermost/command"
+DEFAULT_COMMAND = "/moodreel"
+LOCALE_LOOKUP_SECONDS = 1.0  # the slash reply must reach Mattermost within 3 s
+LOCALE_CACHE_SECONDS = 3600.0
+# Mattermost answers these when the request itself is wrong (channel gone, bot not a member...):
+# retrying cannot help, so such a result is set aside until MoodReel restarts.
+PERMANENT_STATUS = frozenset({400, 403, 404, 413})
+
+
+class _Services(Protocol):
+    settings: Settings
+    sessions: SessionService
+
+
+def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
+    # Exactly "application/json": Mattermost only parses a reply as JSON with that content type.
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
+        status=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def _ephemeral(text: str, status: int = 200) -> web.Response:
+    return json_response({"response_type": "ephemeral", "text": text}, status)
+
+
+class MattermostAdapter:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionService,
+        client: MattermostClient | None = None,
+        lookup_client: MattermostClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mm = settings.mattermost
+        self.sessions = sessions
+        self.client = client or MattermostClient(self.mm)
+        # A second driver with a short timeout, so a slow Mattermost cannot hold up slash replies.
+        self.lookup_client = lookup_client or MattermostClient(self.mm, timeout=LOCALE_LOOKUP_SECONDS + 1)
+        self.signer = ContextSigner(settings.secret)
+        self.actions_url = f"{settings.server.base_url}{ACTIONS_PATH}"
+        self._locales: dict[str, tuple[str, float]] = {}
+        self._in_flight: set[str] = set()
+        self._set_aside: set[str] = set()
+        self._down_logged = False
+
+    # --- slash command --------------------------------------------------------------------------
+
+    def _token_ok(self, request: web.Request, fields: Mapping[str, str]) -> bool:
+        given = fields.get("token", "")
+        if not given:  # Mattermost also sends it as "Authorization: Token <token>"
+            auth = request.headers.get("Authorization", "")
+            given = auth[6:].strip() if auth[:6].lower() == "token " else ""
+        expected = self.mm.command_token
+        return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+    async def handle_command(self, request: web.Request) -> web.Response:
+        fields: Mapping[str, str]
+        if request.method == "POST":
+            form = await request.post()
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        else:
+            fields = request.query
+        if not self._token_ok(request, fields):
+            log.warning("Mattermost command with a wrong token from %s refused", request.remote)
+            return _ephemeral(bad_token_text(), status=401)
+        command = fields.get("command") or DEFAULT_COMMAND
+        user_id, channel_id = fields.get("user_id", ""), fields.get("channel_id", "")
+        try:
+            parsed = parse_command_text(fields.get("text", ""))
+        except CommandTextError as exc:
+            locale = "ko" if any("\uac00" <= ch <= "\ud7a3" for ch in exc.word) else self.mm.locale
+            return _ephemeral(unknown_word_text(exc.word, command, locale))
+        locale = parsed.locale or ("ko" if parsed.korean_words else await self._user_locale(user_id))
+        if parsed.help:
+            return _ephemeral(help_text(command, locale))
+        if not user_id or not channel_id:
+            return _ephemeral("The request lacks user_id or channel_id; it cannot come from Mattermost.", 400)
+        origin = SessionOrigin(
+            platform=PLATFORM,
+            user_id=user_id,
+            channel_id=channel_id,
+            user_name=fields.get("user_name", ""),
+            locale=locale,
+            declared_feeling=parsed.feeling,
+            extra={k: fields[k] for k in EXTRA_FIELDS if fields.get(k)},
+        )
+        try:
+            link = await self.sessions.create(origin)
+        except Exception:
+            log.exception("could not create a session for Mattermost user %s", user_id)
+            return _ephemeral(unavailable_text(locale))
+        text = link_text(
+            link.url,
+            self.settings.sessions.link_ttl_minutes,
+            fields.get("channel_name", ""),
+            link.replaced,
+            parsed.feeling,
+            locale,
+        )
+        return _ephemeral(text)
+
+    async def _user_locale(self, user_id: str) -> str:
+        """The user's Mattermost language when it answers quickly, else the configured default."""
+        now = time.monotonic()
+        cached = self._locales.get(user_id)
+        if cached and now - cached[1] < LOCALE_CACHE_SECONDS:
+            return cached[0]
+        if not user_id:
+            return self.mm.locale
+        try:
+            found = await asyncio.wait_for(self.lookup_client.user_locale(user_id), LOCALE_LOOKUP_SECONDS)
+        except (MattermostUnavailable, TimeoutError) as exc:
+            log.debug("no locale for Mattermost user %s: %s", user_id, exc)
+            return self.mm.locale
+        locale = "ko" if found.lower().startswith("ko") else ("en" if found else self.mm.locale)
+        self._locales[user_id] = (locale, now)
+        return locale
+
+    # --- buttons --------------------------------------------------------------------------------
+
+    async def handle_action(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return json_response({"ephemeral_text": "The request body is not JSON."}, 400)
+        if not isinstance(body, dict):
+            return json_response({"ephemeral_text": "The request body is not a JSON object."}, 400)
+        try:
+            page = self.signer.verify(body.get("context"))
+        except BadContext as exc:
+            log.warning("Mattermost button with a bad context refused (%s) from %s", exc, request.remote)
+            return json_response({"ephemeral_text": bad_button_text()}, 403)
+        doc = await self.sessions.get(page.session_id)
+        if not doc or not doc.get("result"):
+            return json_response({"ephemeral_text": stale_button_text(page.locale)})
+        result = _with_origin(MoodResult.from_dict(doc["result"]), doc.get("origin") or {})
+        if not result.recommendations:
+            return json_response({"ephemeral_text": stale_button_text(page.locale)})
+        update = result_post(
+            result, "", page.locale, page.file_ids, self.signer, self.actions_url, index=page.index
+        )
+        return json_response({"update": update})
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    async def deliver(self, result: MoodResult) -> None:
+        """Post one result: upload the mood card, then the summary and carousel. Raises if it could not."""
+        if result.session_id in self._in_flight:
+            raise MattermostUnavailable(f"session {result.session_id} is being delivered already")
+        self._in_flight.add(result.session_id)
+        try:
+            origin = await self.sessions.origin(result.session_id)
+            result = _with_origin(result, origin.to_dict())
+            png = await asyncio.to_thread(_render_card, result, origin.locale)
+            file_id = await self.client.upload_png(origin.channel_id, f"moodreel-{origin.locale}.png", png)
+            post = result_post(
+                result, origin.channel_id, origin.locale, (file_id,), self.signer, self.actions_url
+            )
+            created = await self.client.create_post(post)
+            log.info("Mattermost: posted session %s as post %s", result.session_id, created.get("id", "?"))
+            self._down_logged = False
+        finally:
+            self._in_flight.discard(result.session_id)
+
+    async def notify_failure(self, session_id: str, origin: SessionOrigin, reason: str) -> None:
+        """Tell the user privately that their session ended without a result."""
+        if reason == "replaced" or not origin.channel_id:
+            return
+        text = failure_text(reason, DEFAULT_COMMAND, origin.locale)
+        await self.client.ephemeral(origin.user_id, origin.channel_id, text)
+
+    async def retry_undelivered(self) -> int:
+        """Deliver results that missed their hook; stops at the first sign Mattermost is still down."""
+        delivered = 0
+        for result in await self.sessions.undelivered(PLATFORM):
+            sid = result.session_id
+            if sid in self._in_flight or sid in self._set_aside:
+                continue
+            try:
+                await self.deliver(result)
+            except MattermostUnavailable as exc:
+                if exc.status in PERMANENT_STATUS:
+                    self._set_aside.add(sid)
+                    log.error("Mattermost refused session %s (%s); not retrying it until restart", sid, exc)
+                    continue
+                if not self._down_logged:
+                    log.warning("Mattermost is still unreachable (%s); retrying later", exc)
+                    self._down_logged = True
+                break
+            except SessionError as exc:
+                self._set_aside.add(sid)
+                log.error("session %s cannot be delivered: %s", sid, exc)
+                continue
+            except Exception:  # a bug with this one result must not hold up the others
+                self._set_aside.add(sid)
+                log.exception("delivering session %s failed; not retrying it until restart", sid)
+                continue
+            await self.sessions.mark_delivered(sid)
+            delivered += 1
+        if delivered:
+            log.info("Mattermost: delivered %d result(s) that had waited", delivered)
+        return delivered
+
+    async def _retry_loop(self) -> None:
+        interval = self.mm.deliver_retry_seconds
+        while True:
+            try:
+                await self.retry_undelivered()
+            except Exception:  # the store may be briefly away too; the loop must live on
+                log.exception("retrying undelivered Mattermost results failed")
+            await asyncio.sleep(interval)
+
+    async def background(self, app: web.Application) -> AsyncIterator[None]:
+        """cleanup_ctx: the retry task runs while the app does (its first pass collects older results)."""
+        task = asyncio.create_task(self._retry_loop(), name="mattermost-retry")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _with_origin(result: MoodResult, origin: Mapping[str, Any]) -> MoodResult:
+    return dataclasses.replace(result, origin={**result.origin, **origin}) if origin else result
+
+
+def _render_card(result: MoodResult, locale: str) -> bytes:
+    from core.mood_card import render_mood_card  # imported late: it pulls in the plotting stack
+
+    return render_mood_card(result, locale=locale)
+
+
+MATTERMOST_ADAPTER = web.AppKey("mattermost_adapter", MattermostAdapter)
+
+
+def setup_mattermost(app: web.Application, services: _Services) -> None:
+    """Add the Mattermost routes, result hooks and retry task to MoodReel's app (before it starts)."""
+    mm = services.settings.mattermost
+    if not mm.enabled:
+        raise ValueError(
+            "Mattermost is not configured: set MATTERMOST_URL, MATTERMOST_TOKEN and MATTERMOST_COMMAND_TOKEN"
+        )
+    adapter = MattermostAdapter(services.settings, services.sessions)
+    app[MATTERMOST_ADAPTER] = adapter
+    app.router.add_route("POST", COMMAND_PATH, adapter.handle_command)
+    app.router.add_route("GET", COMMAND_PATH, adapter.handle_command)
+    app.router.add_route("POST", ACTIONS_PATH, adapter.handle_action)
+    services.sessions.on_result(PLATFORM, adapter.deliver)
+    services.sessions.on_failure(PLATFORM, adapter.notify_failure)
+    app.cleanup_ctx.append(adapter.background)
+    log.info("Mattermost: slash command at %s%s", services.settings.server.base_url, COMMAND_PATH)

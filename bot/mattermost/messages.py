@@ -1,0 +1,135 @@
+"""The result post: the emotion summary as the message, the carousel as one message attachment.
+
+Pure functions of the MoodResult, so the button handler rebuilds exactly what the first post showed.
+Formats: Mattermost message attachments (Slack-compatible) with interactive buttons.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.mattermost.signing import ContextSigner, PageContext
+from bot.mattermost.texts import GENRES_KO, LABELS
+from core.emotions import EMOTION_LABELS
+from core.results import MoodResult, Recommendation
+
+ACTIONS_PATH = "/mattermost/actions"
+FALLBACK_COLOUR = "#7a7a7a"
+
+
+def summary_message(result: MoodResult, locale: str) -> str:
+    """Markdown: whose mood, the primary and secondary emotions with strengths, how it was read."""
+    words, names = LABELS[locale], EMOTION_LABELS[locale]
+    emo = result.emotion
+    name = str(result.origin.get("user_name") or "")  # the session's origin, set by the adapter
+    who = f"@{name}" if name else ""
+    title = words["mood_of"].format(who=who) if who else words["mood_mine"]
+
+    def named(e: str) -> str:
+        strength = emo.strengths.get(e)
+        return f"{names.get(e, e)} {round(strength * 100)}%" if strength is not None else names.get(e, e)
+
+    joiner = " and " if locale == "en" else ", "
+    secondary = joiner.join(named(e) for e in emo.secondary if e)
+    line = f"#### {title}: **{named(emo.primary)}**"
+    if secondary:
+        line += f", {words['with']} {secondary}" if locale == "en" else f" ({secondary})"
+    lines = [line]
+    if f"method_{emo.method}" in words:
+        lines.append(f"_{words[f'method_{emo.method}']}_")
+    if result.colours:
+        swatches = " · ".join(f"`{c.hex}` {c.name}" for c in result.colours)
+        lines.append(f"{words['colours']}: {swatches}")
+    lines.append(words["picks"] if result.recommendations else words["no_picks"])
+    return "\n".join(line for line in lines if line)
+
+
+def _title(rec: Recommendation, locale: str) -> str:
+    title = rec.title_ko if locale == "ko" and rec.title_ko else rec.title
+    return f"{title} ({rec.year})" if rec.year else title
+
+
+def _genres(rec: Recommendation, locale: str) -> str:
+    if not rec.genres:
+        return LABELS[locale]["unknown"]
+    return ", ".join(GENRES_KO.get(g, g) if locale == "ko" else g for g in rec.genres)
+
+
+def carousel_attachment(
+    result: MoodResult,
+    index: int,
+    locale: str,
+    file_ids: tuple[str, ...],
+    signer: ContextSigner,
+    actions_url: str,
+) -> dict[str, Any]:
+    """The attachment for movie `index` (wrapping around), with ◀ ▶ buttons when there is more than one."""
+    recs = result.recommendations
+    index %= len(recs)
+    rec = recs[index]
+    words = LABELS[locale]
+    colour = rec.palette[0] if rec.palette else (result.colours[0].hex if result.colours else FALLBACK_COLOUR)
+    attachment: dict[str, Any] = {
+        "fallback": f"{_title(rec, locale)}: {round(rec.score)}/100. {rec.reason}",
+        "color": colour,
+        "title": _title(rec, locale),
+        "text": rec.reason,
+        "fields": [
+            {"short": True, "title": words["year"], "value": str(rec.year) if rec.year else words["unknown"]},
+            {"short": True, "title": words["match"], "value": f"{round(rec.score)} / 100"},
+            {"short": False, "title": words["genres"], "value": _genres(rec, locale)},
+        ],
+        "footer": f"MoodReel · {index + 1} / {len(recs)}",
+    }
+    link = rec.watcha_url or rec.tmdb_url
+    if link:
+        attachment["title_link"] = link
+    if rec.poster_url:
+        attachment["image_url"] = rec.poster_url
+    if len(recs) > 1:
+        attachment["actions"] = [
+            _button(
+                action,
+                words[action],
+                signer.sign(PageContext(result.session_id, target, locale, file_ids)),
+                actions_url,
+            )
+            for action, target in (("prev", (index - 1) % len(recs)), ("next", (index + 1) % len(recs)))
+        ]
+    return attachment
+
+
+def _button(action_id: str, label: str, context: dict[str, Any], actions_url: str) -> dict[str, Any]:
+    # Ids stay alphanumeric: Mattermost routes clicks by them and mangles other characters.
+    return {
+        "id": action_id,
+        "name": label,
+        "type": "button",
+        "integration": {"url": actions_url, "context": context},
+    }
+
+
+def result_post(
+    result: MoodResult,
+    channel_id: str,
+    locale: str,
+    file_ids: tuple[str, ...],
+    signer: ContextSigner,
+    actions_url: str,
+    index: int = 0,
+) -> dict[str, Any]:
+    """The body of POST /api/v4/posts (or, without channel_id, of an interactive `update`)."""
+    post: dict[str, Any] = {
+        "message": summary_message(result, locale),
+        "file_ids": list(file_ids),
+        "props": {
+            "attachments": (
+                [carousel_attachment(result, index, locale, file_ids, signer, actions_url)]
+                if result.recommendations
+                else []
+            )
+        },
+    }
+    if channel_id:
+        post["channel_id"] = channel_id
+    return post

@@ -1,0 +1,87 @@
+"""HMAC-signed button contexts.
+
+Mattermost sends a button's `integration.context` back to us verbatim when it is clicked, but anybody
+who can reach our URL could send any context. So every context carries a signature over its other
+fields, keyed with `settings.secret`; a context whose fields or signature were altered is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+_SIG_FIELD = "sig"
+
+
+class BadContext(ValueError):
+    """A button context that is malformed or whose signature does not match."""
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """Which result and which movie of its carousel a button shows."""
+
+    session_id: str
+    index: int
+    locale: str
+    file_ids: tuple[str, ...] = ()  # the post's files, repeated in every update so they stay attached
+
+
+class ContextSigner:
+    def __init__(self, secret: str) -> None:
+        if secret:
+            material = secret.encode("utf-8")
+        else:
+            material = secrets.token_bytes(32)
+            log.warning("MOODREEL_SECRET is not set: Mattermost buttons stop working when MoodReel restarts.")
+        # A key of its own, so a button signature can never pass as a session-link signature.
+        self._key = hmac.new(material, b"moodreel-mattermost-actions", hashlib.sha256).digest()
+
+    def _signature(self, fields: Mapping[str, Any]) -> str:
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hmac.new(self._key, canonical.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def sign(self, page: PageContext) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "v": VERSION,
+            "session_id": page.session_id,
+            "index": page.index,
+            "locale": page.locale,
+            "file_ids": list(page.file_ids),
+        }
+        return {**fields, _SIG_FIELD: self._signature(fields)}
+
+    def verify(self, context: Any) -> PageContext:
+        """The page a context names; BadContext if it is malformed or was tampered with."""
+        if not isinstance(context, dict):
+            raise BadContext("the context is missing")
+        sig = context.get(_SIG_FIELD)
+        fields = {k: v for k, v in context.items() if k != _SIG_FIELD}
+        if not isinstance(sig, str) or not hmac.compare_digest(sig, self._signature(fields)):
+            raise BadContext("the context's signature does not match")
+        try:
+            if fields["v"] != VERSION:
+                raise BadContext(f"unknown context version {fields['v']!r}")
+            session_id, index, locale, file_ids = (
+                fields["session_id"],
+                fields["index"],
+                fields["locale"],
+                fields["file_ids"],
+            )
+        except KeyError as exc:
+            raise BadContext(f"the context lacks {exc.args[0]!r}") from None
+        # The signature already vouches for these; the checks guard against our own older formats.
+        if not isinstance(session_id, str) or not isinstance(index, int) or isinstance(index, bool):
+            raise BadContext("the context's fields have the wrong types")
+        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids):
+            raise BadContext("the context's file ids are not a list of strings")
+        return PageContext(session_id, index, str(locale), tuple(file_ids))

@@ -1,0 +1,436 @@
+"""A stand-in Mattermost server on 127.0.0.1 for tests: the slice of REST API v4 MoodReel uses.
+
+It speaks Mattermost's wire format closely enough for the real mattermostdriver client:
+- bearer-token auth on every route (401 with Mattermost's error body otherwise);
+- GET /api/v4/users/me and /api/v4/users/{id} (with `locale`);
+- POST /api/v4/files (multipart `files` + `channel_id`) -> {"file_infos": [...], "client_ids": []};
+  GET /api/v4/files/{id} (the bytes) and /api/v4/files/{id}/info;
+- POST /api/v4/posts, POST /api/v4/posts/ephemeral, GET/PUT /api/v4/posts/{id}, PUT .../patch;
+- POST /api/v4/posts/{id}/actions/{action_id}: like the real server, it sends the button's
+  integration request (JSON, with the stored context) to the button's URL and applies the
+  `update` it answers as an unsafe update (message, file_ids and props replaced).
+JSON replies carry exactly `Content-Type: application/json`: mattermostdriver's GET only decodes
+JSON when the header is exactly that. State survives stop()/start(), so a test can take the server
+down and bring it back on the same port.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+def new_id() -> str:
+    """A 26-character id like Mattermost's."""
+    return base64.b32encode(secrets.token_bytes(16)).decode("ascii").lower().rstrip("=")[:26]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data).encode("utf-8"), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+def app_error(status: int, error_id: str, message: str) -> web.Response:
+    return json_response(
+        {
+            "id": error_id,
+            "message": message,
+            "detailed_error": "",
+            "request_id": new_id(),
+            "status_code": status,
+        },
+        status,
+    )
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    token: str
+    locale: str = "en"
+    is_bot: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "locale": self.locale,
+            "is_bot": self.is_bot,
+            "create_at": 0,
+            "update_at": 0,
+            "delete_at": 0,
+            "roles": "system_user",
+        }
+
+
+USER = web.RequestKey("user", User)
+
+
+@dataclass
+class ActionCall:
+    """One button click the stand-in passed on to an integration, and what came back."""
+
+    post_id: str
+    action_id: str
+    request: dict[str, Any]
+    status: int
+    response: dict[str, Any] | None
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    team_id: str
+    team_domain: str
+
+
+@dataclass
+class MattermostStandIn:
+    bot: User
+    users: dict[str, User] = field(default_factory=dict)  # by id, the bot included
+    channels: dict[str, Channel] = field(default_factory=dict)  # channels the bot is a member of
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info (+ "data": bytes)
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)  # posts only one user sees
+    actions: list[ActionCall] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _http: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        self.bot.is_bot = True
+        self.users.setdefault(self.bot.id, self.bot)
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def add_user(self, username: str, locale: str = "en") -> User:
+        user = User(new_id(), username, new_id(), locale)
+        self.users[user.id] = user
+        return user
+
+    def add_channel(self, name: str, team_domain: str = "moodteam") -> Channel:
+        channel = Channel(new_id(), name, new_id(), team_domain)
+        self.channels[channel.id] = channel
+        return channel
+
+    async def start(self, port: int | None = None) -> None:
+        app = web.Application(middlewares=[self._auth])
+        r = app.router
+        r.add_get("/api/v4/users/{user_id}", self._get_user)
+        r.add_post("/api/v4/files", self._upload)
+        r.add_get("/api/v4/files/{file_id}", self._get_file)
+        r.add_get("/api/v4/files/{file_id}/info", self._get_file_info)
+        r.add_post("/api/v4/posts", self._create_post)
+        r.add_post("/api/v4/posts/ephemeral", self._create_ephemeral)
+        r.add_get("/api/v4/posts/{post_id}", self._get_post)
+        r.add_put("/api/v4/posts/{post_id}", self._update_post)
+        r.add_put("/api/v4/posts/{post_id}/patch", self._patch_post)
+        r.add_post("/api/v4/posts/{post_id}/actions/{action_id}", self._do_action)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port if port is None else port, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.log.append((request.method, request.path))
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        user = next(
+            (u for u in self.users.values() if token and secrets.compare_digest(u.token, token)), None
+        )
+        if user is None:
+            return app_error(
+                401,
+                "api.context.session_expired.app_error",
+                "Invalid or expired session, please login again.",
+            )
+        request[USER] = user
+        return await handler(request)
+
+    def _file_infos(self, ids: list[str]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in self.files[i].items() if k != "data"} for i in ids if i in self.files]
+
+    def _post_json(self, post: dict[str, Any]) -> dict[str, Any]:
+        return {**post, "metadata": {"files": self._file_infos(post.get("file_ids", []))}}
+
+    async def _body(self, request: web.Request) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    # --- users ----------------------------------------------------------------------------------
+
+    async def _get_user(self, request: web.Request) -> web.Response:
+        uid = request.match_info["user_id"]
+        user = request[USER] if uid == "me" else self.users.get(uid)
+        if user is None:
+            return app_error(404, "app.user.missing_account.const", "Unable to find the user.")
+        return json_response(user.to_json())
+
+    # --- files ----------------------------------------------------------------------------------
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        channel_id = request.query.get("channel_id", "")
+        uploads: list[tuple[str, str, bytes]] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, aiohttp.BodyPartReader):
+                continue
+            if part.name == "channel_id":
+                channel_id = (await part.read()).decode()
+            elif part.name == "files":
+                uploads.append(
+                    (part.filename or "file", part.headers.get("Content-Type", ""), await part.read())
+                )
+        if not channel_id or len(channel_id) != 26:
+            return app_error(
+                400, "api.context.invalid_body_param.app_error", "Invalid or missing channel_id."
+            )
+        if channel_id not in self.channels:
+            return app_error(
+                403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+            )
+        if not uploads:
+            return app_error(400, "api.file.upload_file.incorrect_number_of_files.app_error", "No files.")
+        infos = []
+        for name, mime, data in uploads:
+            info = {
+                "id": new_id(),
+                "user_id": request[USER].id,
+                "channel_id": channel_id,
+                "post_id": "",
+                "create_at": _now(),
+                "update_at": _now(),
+                "delete_at": 0,
+                "name": name,
+                "extension": name.rsplit(".", 1)[-1] if "." in name else "",
+                "size": len(data),
+                "mime_type": mime,
+                "has_preview_image": mime.startswith("image/"),
+            }
+            self.files[info["id"]] = {**info, "data": data}
+            infos.append(info)
+        return json_response({"file_infos": infos, "client_ids": []}, 201)
+
+    async def _get_file(self, request: web.Request) -> web.Response:
+        f = self.files.get(request.match_info["file_id"])
+        if f is None:
+            return app_error(404, "app.file_info.get.app_error", "Unable to get the file info.")
+        return web.Response(
+            body=f["data"], headers={"Content-Type": f["mime_type"] or "application/octet-stream"}
+        )
+
+    async def _get_file_info(self, request: web.Request) -> web.Response:
+        infos = self._file_infos([request.match_info["file_id"]])
+        if not infos:
+            return app_error(404, "app.file_info.get.app_error", "Unable to get the file info.")
+        return json_response(infos[0])
+
+    # --- posts ----------------------------------------------------------------------------------
+
+    def _check_files(self, file_ids: Any, channel_id: str, post_id: str) -> str | None:
+        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids):
+            return "file_ids must be a list of strings"
+        for fid in file_ids:
+            f = self.files.get(fid)
+            if f is None or f["channel_id"] != channel_id:
+                return f"unknown file id {fid} for this channel"
+            if f["post_id"] not in ("", post_id):
+                return f"file {fid} is attached to another post"
+        return None
+
+    async def _create_post(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if body is None:
+            return app_error(
+                400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body."
+            )
+        channel_id = body.get("channel_id", "")
+        if channel_id not in self.channels:
+            return app_error(
+                403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+            )
+        post_id = new_id()
+        problem = self._check_files(body.get("file_ids", []), channel_id, post_id)
+        if problem:
+            return app_error(400, "api.post.create_post.file_ids.app_error", problem)
+        props = body.get("props") or {}
+        if not isinstance(props, dict) or not isinstance(props.get("attachments", []), list):
+            return app_error(400, "model.post.is_valid.props.app_error", "Invalid props.")
+        now = _now()
+        post = {
+            "id": post_id,
+            "create_at": now,
+            "update_at": now,
+            "edit_at": 0,
+            "delete_at": 0,
+            "is_pinned": False,
+            "user_id": request[USER].id,
+            "channel_id": channel_id,
+            "root_id": body.get("root_id", ""),
+            "original_id": "",
+            "message": str(body.get("message", "")),
+            "type": "",
+            "props": props,
+            "hashtags": "",
+            "pending_post_id": "",
+            "reply_count": 0,
+            "file_ids": list(body.get("file_ids", [])),
+        }
+        for fid in post["file_ids"]:
+            self.files[fid]["post_id"] = post_id
+        self.posts[post_id] = post
+        return json_response(self._post_json(post), 201)
+
+    async def _create_ephemeral(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        inner = body.get("post") if body else None
+        if not body or not body.get("user_id") or not isinstance(inner, dict) or not inner.get("channel_id"):
+            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid ephemeral post.")
+        post = {"id": new_id(), "create_at": _now(), "user_id": request[USER].id, **inner}
+        self.ephemeral.append({"user_id": body["user_id"], "post": post})
+        return json_response(post, 201)
+
+    async def _get_post(self, request: web.Request) -> web.Response:
+        post = self.posts.get(request.match_info["post_id"])
+        if post is None:
+            return app_error(404, "app.post.get.app_error", "Unable to get the post.")
+        return json_response(self._post_json(post))
+
+    def _apply_update(self, post: dict[str, Any], update: dict[str, Any], safe: bool) -> str | None:
+        """Mattermost's UpdatePost: an unsafe update also replaces file_ids and props."""
+        if safe:
+            post["message"] = str(update.get("message", post["message"]))
+            if "props" in update:
+                post["props"] = update["props"]
+        else:
+            file_ids = update.get("file_ids") or []
+            problem = self._check_files(file_ids, post["channel_id"], post["id"])
+            if problem:
+                return problem
+            for fid in post["file_ids"]:
+                if fid not in file_ids:
+                    self.files[fid]["post_id"] = ""  # detached, as the real server leaves it orphaned
+            for fid in file_ids:
+                self.files[fid]["post_id"] = post["id"]
+            post["message"] = str(update.get("message", ""))
+            post["file_ids"] = list(file_ids)
+            post["props"] = update.get("props") if update.get("props") is not None else post["props"]
+        post["edit_at"] = post["update_at"] = _now()
+        return None
+
+    async def _update_post(self, request: web.Request) -> web.Response:
+        post = self.posts.get(request.match_info["post_id"])
+        body = await self._body(request)
+        if post is None:
+            return app_error(404, "app.post.get.app_error", "Unable to get the post.")
+        if body is None or body.get("id") != post["id"]:
+            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing post id.")
+        self._apply_update(post, body, safe=True)
+        return json_response(self._post_json(post))
+
+    async def _patch_post(self, request: web.Request) -> web.Response:
+        post = self.posts.get(request.match_info["post_id"])
+        body = await self._body(request)
+        if post is None:
+            return app_error(404, "app.post.get.app_error", "Unable to get the post.")
+        if body is None:
+            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid patch.")
+        self._apply_update(post, body, safe=True)
+        return json_response(self._post_json(post))
+
+    async def _do_action(self, request: web.Request) -> web.Response:
+        post = self.posts.get(request.match_info["post_id"])
+        action_id = request.match_info["action_id"]
+        if post is None:
+            return app_error(404, "app.post.get.app_error", "Unable to get the post.")
+        action = next(
+            (
+                a
+                for att in post["props"].get("attachments", [])
+                for a in att.get("actions", [])
+                if a.get("id") == action_id
+            ),
+            None,
+        )
+        if action is None or not action.get("integration", {}).get("url"):
+            return app_error(404, "api.post.do_action.action_id.app_error", "Invalid action id.")
+        user: User = request[USER]
+        channel = self.channels[post["channel_id"]]
+        upstream = {
+            "user_id": user.id,
+            "user_name": user.username,
+            "channel_id": channel.id,
+            "channel_name": channel.name,
+            "team_id": channel.team_id,
+            "team_domain": channel.team_domain,
+            "post_id": post["id"],
+            "trigger_id": new_id(),
+            "type": action.get("type", "button"),
+            "data_source": "",
+            "context": action["integration"].get("context") or {},
+        }
+        assert self._http is not None
+        async with self._http.post(action["integration"]["url"], json=upstream) as resp:
+            status = resp.status
+            text = await resp.text()
+        response = None
+        if text:
+            try:
+                response = json.loads(text)
+            except ValueError:
+                response = None
+        self.actions.append(ActionCall(post["id"], action_id, upstream, status, response))
+        if status != 200 or not isinstance(response, dict):
+            return app_error(400, "api.post.do_action.action_integration.app_error", f"status={status}")
+        update = response.get("update")
+        if isinstance(update, dict):
+            problem = self._apply_update(post, update, safe=False)
+            if problem:
+                return app_error(400, "api.post.do_action.action_integration.app_error", problem)
+        if response.get("ephemeral_text"):
+            self.ephemeral.append(
+                {
+                    "user_id": user.id,
+                    "post": {"channel_id": channel.id, "message": response["ephemeral_text"]},
+                }
+            )
+        return json_response({"status": "OK", "trigger_id": upstream["trigger_id"]})
