@@ -1,0 +1,961 @@
+"""A stand-in Discord on 127.0.0.1 for tests: the REST routes and the gateway discord.py really uses.
+
+REST (under /api/v10, bot routes need `Authorization: Bot <token>`; JSON replies carry exactly
+`Content-Type: application/json`, as discord.py only decodes JSON when the header is exactly that):
+- GET users/@me, users/{id}; POST users/@me/channels (open a DM);
+- GET oauth2/applications/@me; GET gateway, gateway/bot;
+- PUT/GET applications/{app}/commands and applications/{app}/guilds/{guild}/commands (bulk overwrite);
+- POST interactions/{id}/{token}/callback (?with_response): types 4 (message), 5 (deferred),
+  6 (deferred update) and 7 (update the component's message), JSON or multipart; a second answer
+  gets Discord's 40060 "already acknowledged";
+- POST webhooks/{app}/{token} (follow-ups), GET/PATCH/DELETE webhooks/{app}/{token}/messages/{id|@original};
+- POST channels/{id}/messages (JSON or multipart `payload_json` + `files[n]`),
+  GET/PATCH channels/{id}/messages/{id}.
+Messages are validated against Discord's limits (embed sizes, 25 fields, 10 embeds, 6000 characters,
+5 action rows of 5 buttons, 25 select options, ...) and refused with 400 / 50035 like Discord does;
+`attachment://name` in embeds is resolved to the uploaded attachment's URL.
+
+Gateway (ws://.../gateway, json encoding, zlib-stream compression when asked): HELLO, IDENTIFY ->
+READY (+ GUILD_CREATE with the guilds intent), heartbeats -> HEARTBEAT_ACK, RESUME -> RESUMED
+(replaying missed dispatches), and INTERACTION_CREATE pushed by the test for slash commands and
+component clicks. Every request and gateway frame is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import secrets
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DISCORD_EPOCH_MS = 1420070400000
+_counter = itertools.count(1)
+
+GUILDS_INTENT = 1 << 0
+PRIVILEGED_INTENTS = {"GUILD_MEMBERS": 1 << 1, "GUILD_PRESENCES": 1 << 8, "MESSAGE_CONTENT": 1 << 15}
+
+# Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
+FOOTER_LIMIT, AUTHOR_LIMIT, EMBED_TOTAL, EMBEDS_MAX, CONTENT_MAX = 2048, 256, 6000, 10, 2000
+
+
+def snowflake() -> int:
+    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
+
+
+def iso_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(data).encode("utf-8"),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def api_error(status: int, code: int, message: str, errors: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if errors:
+        body["errors"] = errors
+    return json_response(body, status)
+
+
+class FormError(Exception):
+    """A message Discord would refuse with 400 Invalid Form Body."""
+
+
+@dataclass
+class Upload:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Call:
+    """One REST request as discord.py sent it."""
+
+    method: str
+    path: str  # below /api/v10, e.g. /channels/1/messages
+    query: dict[str, str]
+    headers: dict[str, str]
+    payload: Any  # the JSON body, or payload_json of a multipart body
+    files: list[Upload]
+    status: int = 0
+    response: Any = None
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    type: int
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    message_id: int | None = None  # the message a component interaction came from
+    responded: bool = False
+    original_id: int | None = None  # the message the response created
+
+
+@dataclass
+class GatewaySession:
+    ws: web.WebSocketResponse
+    compress: Any | None
+    session_id: str = ""
+    seq: int = 0
+    identify: dict[str, Any] | None = None
+    sent: list[dict[str, Any]] = field(default_factory=list)  # dispatches, for RESUME replays
+    heartbeats: int = 0
+
+
+@dataclass
+class StandInUser:
+    id: int
+    username: str
+    global_name: str | None = None
+    bot: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "username": self.username,
+            "global_name": self.global_name,
+            "discriminator": "0",
+            "avatar": None,
+            "public_flags": 0,
+            "flags": 0,
+        }
+        if self.bot:
+            data["bot"] = True
+        return data
+
+
+class DiscordStandIn:
+    """Start with `await start()`; `api_base` and `gateway_url` are what discord.py is pointed at."""
+
+    def __init__(self, token: str = "stand-in-bot-token", heartbeat_interval_ms: int = 41250) -> None:
+        self.token = token
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.application_id = snowflake()
+        self.bot = StandInUser(self.application_id, "MoodReel", bot=True)
+        self.owner = StandInUser(snowflake(), "owner")
+        self.guild_id = snowflake()
+        self.channel_id = snowflake()
+        self.users: dict[int, StandInUser] = {self.bot.id: self.bot, self.owner.id: self.owner}
+        self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.attachments: dict[str, bytes] = {}
+        self.interactions: dict[int, Interaction] = {}
+        self.calls: list[Call] = []
+        self.gateways: list[GatewaySession] = []
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self._faults: list[tuple[Callable[[Call], bool], int, dict[str, Any], dict[str, str]]] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def start(self) -> DiscordStandIn:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{channel}/{attachment}/{filename}", self._attachment)
+        app.router.add_route("*", "/api/v{version:\\d+}/{path:.*}", self._api)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        if not self.port:
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for session in self.gateways:
+            await session.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordStandIn:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+        """Wait until `predicate()` is truthy (a deadline, so a broken bot fails instead of hanging)."""
+
+        async def poll() -> Any:
+            async with self._changed:
+                while not (value := predicate()):
+                    await self._changed.wait()
+                return value
+
+        try:
+            return await asyncio.wait_for(poll(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the stand-in Discord never saw {what}") from None
+
+    async def wait_for_call(
+        self, method: str, path_part: str, what: str = "", after: int = 0, **kw: Any
+    ) -> Call:
+        def find() -> Call | None:
+            for call in self.calls[after:]:
+                if call.method == method and path_part in call.path and call.status:
+                    return call
+            return None
+
+        return await self.wait_for(find, what or f"{method} {path_part}", **kw)
+
+    def fail_next(
+        self,
+        predicate: Callable[[Call], bool],
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next request matching `predicate` with this error (e.g. a 429 rate limit)."""
+        self._faults.append((predicate, status, body, headers or {}))
+
+    # --- users ----------------------------------------------------------------------------------
+
+    def add_user(self, username: str, global_name: str | None = None) -> StandInUser:
+        user = StandInUser(snowflake(), username, global_name)
+        self.users[user.id] = user
+        return user
+
+    # --- gateway --------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None, max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        compress = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
+        session = GatewaySession(ws, compress)
+        self.gateways.append(session)
+        await self._send(session, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        async for msg in ws:
+            if msg.type.name != "TEXT":
+                continue
+            frame = json.loads(msg.data)
+            op, data = frame.get("op"), frame.get("d")
+            if op == 1:
+                session.heartbeats += 1
+                await self._send(session, {"op": 11})
+            elif op == 2:
+                await self._identify(session, data)
+            elif op == 6:
+                await self._resume(session, data)
+            await self._notify()
+        await self._notify()
+        return ws
+
+    async def _send(self, session: GatewaySession, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame)
+        if session.compress is not None:
+            data = session.compress.compress(text.encode()) + session.compress.flush(zlib.Z_SYNC_FLUSH)
+            await session.ws.send_bytes(data)
+        else:
+            await session.ws.send_str(text)
+
+    async def _identify(self, session: GatewaySession, data: dict[str, Any]) -> None:
+        self.identifies.append(data)
+        if data.get("token") != self.token:
+            await session.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        session.identify = data
+        session.session_id = secrets.token_hex(16)
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": self.bot.payload(),
+                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                "session_id": session.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(self.application_id), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "user_settings": {},
+            },
+            session,
+        )
+        if int(data.get("intents", 0)) & GUILDS_INTENT:
+            await self.dispatch("GUILD_CREATE", self.guild_payload(), session)
+
+    async def _resume(self, session: GatewaySession, data: dict[str, Any]) -> None:
+        self.resumes.append(data)
+        old = next(
+            (s for s in self.gateways if s.session_id == data.get("session_id") and s is not session), None
+        )
+        if old is None or data.get("token") != self.token:
+            await self._send(session, {"op": 9, "d": False})
+            return
+        session.session_id, session.seq, session.identify = old.session_id, old.seq, old.identify
+        missed = [f for f in old.sent if f["s"] > int(data.get("seq") or 0)]
+        old.session_id = ""  # the session moved to the new connection
+        for frame in missed:
+            session.sent.append(frame)
+            await self._send(session, frame)
+        await self.dispatch("RESUMED", {}, session)
+
+    def live_session(self) -> GatewaySession | None:
+        for session in reversed(self.gateways):
+            if session.session_id and not session.ws.closed:
+                return session
+        return None
+
+    async def dispatch(self, event: str, data: dict[str, Any], session: GatewaySession | None = None) -> None:
+        session = session or self.live_session()
+        if session is None:
+            raise AssertionError(f"no bot is connected to the gateway to receive {event}")
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.sent.append(frame)
+        await self._send(session, frame)
+
+    async def wait_until_connected(self, count: int = 1, timeout: float = 30.0) -> GatewaySession:
+        """The bot's gateway session once it has identified (or resumed) `count` times in all."""
+        await self.wait_for(
+            lambda: len(self.identifies) + len(self.resumes) >= count and self.live_session(),
+            "a gateway login",
+            timeout,
+        )
+        session = self.live_session()
+        assert session is not None
+        return session
+
+    async def drop_gateway(self, code: int = 4000) -> None:
+        """Close the bot's gateway connection like a network blip (discord.py reconnects and resumes)."""
+        session = self.live_session()
+        if session is not None:
+            await session.ws.close(code=code, message=b"stand-in dropped the connection")
+
+    def guild_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.guild_id),
+            "name": "MoodReel test guild",
+            "icon": None,
+            "owner_id": str(self.owner.id),
+            "unavailable": False,
+            "large": False,
+            "member_count": 3,
+            "features": [],
+            "preferred_locale": "en-US",
+            "roles": [
+                {
+                    "id": str(self.guild_id),
+                    "name": "@everyone",
+                    "permissions": "1071698660929",
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [self.channel_payload()],
+            "threads": [],
+            "members": [],
+            "voice_states": [],
+            "presences": [],
+            "emojis": [],
+            "stickers": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "joined_at": iso_now(),
+        }
+
+    def channel_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.channel_id),
+            "type": 0,
+            "guild_id": str(self.guild_id),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+
+    # --- interactions pushed by the test ---------------------------------------------------------
+
+    def _interaction_base(
+        self, kind: int, user: StandInUser, locale: str, in_dm: bool
+    ) -> tuple[Interaction, dict]:
+        channel_id = self._dm_channel(user.id) if in_dm else self.channel_id
+        inter = Interaction(
+            snowflake(),
+            secrets.token_urlsafe(48),
+            kind,
+            user.id,
+            channel_id,
+            None if in_dm else self.guild_id,
+        )
+        self.interactions[inter.id] = inter
+        payload: dict[str, Any] = {
+            "id": str(inter.id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "token": inter.token,
+            "version": 1,
+            "locale": locale,
+            "app_permissions": "2248473465835073",
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if in_dm:
+            payload.update(
+                channel_id=str(channel_id),
+                channel={"id": str(channel_id), "type": 1, "recipients": [user.payload()], "flags": 0},
+                user=user.payload(),
+                context=1,
+                authorizing_integration_owners={"0": "0"},
+            )
+        else:
+            payload.update(
+                guild_id=str(self.guild_id),
+                guild={"id": str(self.guild_id), "locale": "en-US", "features": []},
+                guild_locale="en-US",
+                channel_id=str(self.channel_id),
+                channel=self.channel_payload(),
+                member={
+                    "user": user.payload(),
+                    "roles": [],
+                    "joined_at": iso_now(),
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "pending": False,
+                    "permissions": "1071698660929",
+                    "nick": None,
+                    "avatar": None,
+                },
+                context=0,
+                authorizing_integration_owners={"0": str(self.guild_id)},
+            )
+        return inter, payload
+
+    async def slash_command(
+        self,
+        user: StandInUser,
+        *,
+        name: str = "moodreel",
+        options: dict[str, Any] | None = None,
+        locale: str = "en-US",
+        in_dm: bool = False,
+    ) -> Interaction:
+        """A user runs a synced slash command (it must have been synced, as on Discord)."""
+        scope = "global" if in_dm else str(self.guild_id)
+        synced = self.commands.get(scope) or ([] if in_dm else self.commands.get("global", []))
+        command = next((c for c in synced if c["name"] == name), None)
+        if command is None:
+            raise AssertionError(f"/{name} was never synced to {scope}; Discord would not offer it")
+        inter, payload = self._interaction_base(2, user, locale, in_dm)
+        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1}
+        if options:
+            data["options"] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        if scope != "global":
+            data["guild_id"] = scope
+        payload["data"] = data
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return inter
+
+    async def click(
+        self,
+        user: StandInUser,
+        message_id: int,
+        custom_id: str,
+        *,
+        values: list[str] | None = None,
+        locale: str = "en-US",
+    ) -> Interaction:
+        """A user clicks a button (or picks from a select) on a message; it must really be there."""
+        message = self.messages[message_id]
+        component = next(
+            (
+                c
+                for row in message.get("components", [])
+                for c in row.get("components", [])
+                if c.get("custom_id") == custom_id
+            ),
+            None,
+        )
+        if component is None:
+            raise AssertionError(f"message {message_id} has no component {custom_id!r}")
+        if component.get("disabled"):
+            raise AssertionError(f"component {custom_id!r} is disabled; Discord would not send the click")
+        in_dm = int(message["channel_id"]) != self.channel_id
+        inter, payload = self._interaction_base(3, user, locale, in_dm)
+        inter.message_id = message_id
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
+        if values is not None:
+            data["values"] = values
+        payload["data"] = data
+        payload["message"] = message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return inter
+
+    # --- REST -----------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        payload, files = await self._read_body(request)
+        call = Call(request.method, path, dict(request.query), dict(request.headers), payload, files)
+        self.calls.append(call)
+        try:
+            response = await self._route(request, call)
+        except FormError as exc:
+            response = api_error(400, 50035, "Invalid Form Body", {"_errors": [{"message": str(exc)}]})
+        call.status = response.status
+        call.response = (
+            json.loads(response.body) if isinstance(response, web.Response) and response.body else None
+        )
+        await self._notify()
+        return response
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[Upload]]:
+        if request.content_type.startswith("multipart/"):
+            payload: Any = None
+            files: list[Upload] = []
+            reader = await request.multipart()
+            async for part in reader:
+                data = await part.read()  # type: ignore[union-attr]
+                if part.name == "payload_json":
+                    payload = json.loads(data)
+                else:
+                    files.append(
+                        Upload(
+                            part.name or "",
+                            part.filename or "",
+                            part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
+                            bytes(data),
+                        )
+                    )
+            return payload, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), []
+
+    def _authorised(self, call: Call) -> bool:
+        return call.headers.get("Authorization") == f"Bot {self.token}"
+
+    async def _route(self, request: web.Request, call: Call) -> web.Response:
+        for i, (predicate, status, body, headers) in enumerate(self._faults):
+            if predicate(call):
+                del self._faults[i]
+                return json_response(body, status, headers)
+        parts = call.path.strip("/").split("/")
+        method = call.method
+        if parts[0] == "interactions" and len(parts) == 4 and parts[3] == "callback" and method == "POST":
+            return self._callback(int(parts[1]), parts[2], call)
+        if parts[0] == "webhooks" and len(parts) >= 3:
+            return self._webhook(int(parts[1]), parts[2], parts[3:], call)
+        if not self._authorised(call):
+            return api_error(401, 0, "401: Unauthorized")
+        if parts == ["users", "@me"] and method == "GET":
+            return json_response(self.bot.payload())
+        if parts == ["users", "@me", "channels"] and method == "POST":
+            recipient = int(call.payload["recipient_id"])
+            if recipient not in self.users:
+                return api_error(404, 10013, "Unknown User")
+            channel_id = self._dm_channel(recipient)
+            return json_response(
+                {
+                    "id": str(channel_id),
+                    "type": 1,
+                    "recipients": [self.users[recipient].payload()],
+                    "flags": 0,
+                }
+            )
+        if len(parts) == 2 and parts[0] == "users" and method == "GET":
+            user = self.users.get(int(parts[1]))
+            return json_response(user.payload()) if user else api_error(404, 10013, "Unknown User")
+        if parts == ["oauth2", "applications", "@me"] and method == "GET":
+            return json_response(self.application_payload())
+        if parts in (["gateway"], ["gateway", "bot"]) and method == "GET":
+            return json_response(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
+        if parts[0] == "applications" and parts[-1] == "commands":
+            return self._commands(parts, call)
+        if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
+            return self._channel_messages(int(parts[1]), parts[3:], call)
+        return api_error(404, 0, f"404: Not Found ({method} {call.path})")
+
+    def application_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.application_id),
+            "name": "MoodReel",
+            "icon": None,
+            "description": "Mood-to-movie companion",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.owner.payload(),
+            "verify_key": secrets.token_hex(32),
+            "flags": 0,
+            "team": None,
+            "summary": "",
+            "rpc_origins": [],
+            "interactions_endpoint_url": None,
+            "redirect_uris": [],
+            "approximate_guild_count": 1,
+            "bot": self.bot.payload(),
+        }
+
+    def _commands(self, parts: list[str], call: Call) -> web.Response:
+        if int(parts[1]) != self.application_id:
+            return api_error(403, 50001, "Missing Access")
+        scope = parts[3] if len(parts) == 5 and parts[2] == "guilds" else "global"
+        if scope != "global" and int(scope) != self.guild_id:
+            return api_error(403, 50001, "Missing Access")
+        if call.method == "GET":
+            return json_response(self.commands.get(scope, []))
+        if call.method != "PUT" or not isinstance(call.payload, list):
+            return api_error(405, 0, "405: Method Not Allowed")
+        stored = []
+        for command in call.payload:
+            if not (1 <= len(command.get("name", "")) <= 32) or len(command.get("description", "")) > 100:
+                raise FormError("command name must be 1-32 and description at most 100 characters")
+            for option in command.get("options", []):
+                if len(option.get("choices", [])) > 25:
+                    raise FormError("at most 25 choices per option")
+            entry = {
+                **command,
+                "id": str(snowflake()),
+                "application_id": str(self.application_id),
+                "version": str(snowflake()),
+                "default_member_permissions": command.get("default_member_permissions"),
+                "type": command.get("type", 1),
+            }
+            if scope != "global":
+                entry["guild_id"] = scope
+            stored.append(entry)
+        self.commands[scope] = stored
+        return json_response(stored)
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def _dm_channel(self, user_id: int) -> int:
+        if user_id not in self.dm_channels:
+            self.dm_channels[user_id] = snowflake()
+        return self.dm_channels[user_id]
+
+    def channel_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages the bot posted in a channel (the guild channel by default), oldest first."""
+        channel = str(channel_id or self.channel_id)
+        return [m for m in self.messages.values() if m["channel_id"] == channel and not m["flags"] & 64]
+
+    def _message(
+        self,
+        channel_id: int,
+        payload: dict[str, Any],
+        files: list[Upload],
+        *,
+        webhook_id: int | None = None,
+        interaction: Interaction | None = None,
+    ) -> dict[str, Any]:
+        message_id = snowflake()
+        message: dict[str, Any] = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "author": self.bot.payload(),
+            "content": "",
+            "timestamp": iso_now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 0 if interaction is None or interaction.type == 3 else 20,
+            "flags": 0,
+        }
+        if channel_id == self.channel_id:
+            message["guild_id"] = str(self.guild_id)
+        if webhook_id is not None:
+            message["webhook_id"] = str(webhook_id)
+        if interaction is not None:
+            message["interaction_metadata"] = {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "user": self.users[interaction.user_id].payload(),
+                "authorizing_integration_owners": {},
+            }
+        self._apply(message, payload, files, new=True)
+        self.messages[message_id] = message
+        return message
+
+    def _apply(
+        self, message: dict[str, Any], payload: dict[str, Any] | None, files: list[Upload], new: bool
+    ) -> None:
+        """Validate `payload` like Discord and apply it (a create, or a PATCH of the given fields)."""
+        payload = payload or {}
+        self._validate(payload)
+        for key in ("content", "embeds", "components", "tts"):
+            if key in payload and payload[key] is not None:
+                message[key] = payload[key]
+            elif key in payload and not new:
+                message[key] = [] if key != "content" else ""
+        if "flags" in payload and payload["flags"] is not None:
+            message["flags"] = int(payload["flags"])
+        if "allowed_mentions" in payload:
+            users = (payload.get("allowed_mentions") or {}).get("users") or []
+            message["mentions"] = [self.users[int(u)].payload() for u in users if int(u) in self.users]
+        old = {a["id"]: a for a in message.get("attachments", [])}
+        if "attachments" in payload or files:
+            kept: list[dict[str, Any]] = []
+            uploads = {f.field: f for f in files}
+            for entry in payload.get("attachments") or []:
+                ident = str(entry.get("id"))
+                if ident in old:
+                    kept.append(old[ident])
+                elif f"files[{ident}]" in uploads:
+                    kept.append(self._attachment_for(message, uploads.pop(f"files[{ident}]"), entry))
+                else:
+                    raise FormError(f"attachment {ident} is neither kept nor uploaded")
+            for upload in uploads.values():  # files without metadata are still attached
+                kept.append(self._attachment_for(message, upload, {}))
+            if len(kept) > 10:
+                raise FormError("at most 10 attachments per message")
+            message["attachments"] = kept
+        by_name = {a["filename"]: a for a in message.get("attachments", [])}
+        for embed in message.get("embeds", []):
+            for key in ("image", "thumbnail"):
+                url = (embed.get(key) or {}).get("url", "")
+                if url.startswith("attachment://"):
+                    attachment = by_name.get(url[len("attachment://") :])
+                    if attachment is None:
+                        raise FormError(f"embed {key} refers to {url}, which the message does not attach")
+                    embed[key] = {
+                        **embed[key],
+                        "url": attachment["url"],
+                        "proxy_url": attachment["proxy_url"],
+                    }
+        if not new:
+            message["edited_timestamp"] = iso_now()
+
+    def _attachment_for(
+        self, message: dict[str, Any], upload: Upload, entry: dict[str, Any]
+    ) -> dict[str, Any]:
+        attachment_id = snowflake()
+        filename = entry.get("filename") or upload.filename
+        url = f"{self.base_url}/attachments/{message['channel_id']}/{attachment_id}/{filename}"
+        self.attachments[f"{attachment_id}/{filename}"] = upload.data
+        return {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(upload.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type or "application/octet-stream",
+            "description": entry.get("description"),
+        }
+
+    @staticmethod
+    def _validate(payload: dict[str, Any]) -> None:
+        if len(payload.get("content") or "") > CONTENT_MAX:
+            raise FormError("content is longer than 2000 characters")
+        embeds = payload.get("embeds") or []
+        if len(embeds) > EMBEDS_MAX:
+            raise FormError("more than 10 embeds")
+        total = 0
+        for embed in embeds:
+            title, description = embed.get("title") or "", embed.get("description") or ""
+            fields = embed.get("fields") or []
+            footer = (embed.get("footer") or {}).get("text") or ""
+            author = (embed.get("author") or {}).get("name") or ""
+            if len(title) > EMBED_LIMITS["title"] or len(description) > EMBED_LIMITS["description"]:
+                raise FormError("embed title or description too long")
+            if len(fields) > EMBED_LIMITS["fields"]:
+                raise FormError("more than 25 embed fields")
+            for f in fields:
+                if not f.get("name") or not f.get("value"):
+                    raise FormError("embed fields need a name and a value")
+                if (
+                    len(f["name"]) > EMBED_LIMITS["field_name"]
+                    or len(f["value"]) > EMBED_LIMITS["field_value"]
+                ):
+                    raise FormError("embed field name or value too long")
+            if len(footer) > FOOTER_LIMIT or len(author) > AUTHOR_LIMIT:
+                raise FormError("embed footer or author too long")
+            total += len(title) + len(description) + len(footer) + len(author)
+            total += sum(len(f["name"]) + len(f["value"]) for f in fields)
+        if total > EMBED_TOTAL:
+            raise FormError(f"embeds hold {total} characters; Discord allows 6000 per message")
+        rows = payload.get("components") or []
+        if len(rows) > 5:
+            raise FormError("more than 5 action rows")
+        for row in rows:
+            children = row.get("components") or []
+            if row.get("type") != 1 or not 1 <= len(children) <= 5:
+                raise FormError("an action row holds 1 to 5 components")
+            if any(c.get("type") == 3 for c in children) and len(children) != 1:
+                raise FormError("a select menu needs a row of its own")
+            for c in children:
+                if c.get("type") == 2:
+                    if c.get("style") == 5:
+                        if not str(c.get("url", "")).startswith(("http://", "https://")) or "custom_id" in c:
+                            raise FormError("a link button needs an http(s) url and no custom_id")
+                    elif not 1 <= len(c.get("custom_id") or "") <= 100:
+                        raise FormError("a button needs a custom_id of 1-100 characters")
+                    if len(c.get("label") or "") > 80:
+                        raise FormError("button label longer than 80")
+                    if not c.get("label") and not c.get("emoji"):
+                        raise FormError("a button needs a label or an emoji")
+                elif c.get("type") == 3:
+                    options = c.get("options") or []
+                    if not 1 <= len(options) <= 25 or not 1 <= len(c.get("custom_id") or "") <= 100:
+                        raise FormError("a select needs 1-25 options and a custom_id")
+                    for o in options:
+                        if len(o.get("label", "")) > 100 or len(o.get("value", "")) > 100:
+                            raise FormError("select option label/value longer than 100")
+                        if len(o.get("description") or "") > 100:
+                            raise FormError("select option description longer than 100")
+
+    def _channel_messages(self, channel_id: int, rest: list[str], call: Call) -> web.Response:
+        known = channel_id == self.channel_id or channel_id in self.dm_channels.values()
+        if not known:
+            return api_error(404, 10003, "Unknown Channel")
+        if not rest and call.method == "POST":
+            message = self._message(channel_id, call.payload or {}, call.files)
+            return json_response(message)
+        if len(rest) == 1:
+            message = self.messages.get(int(rest[0]))
+            if message is None or message["channel_id"] != str(channel_id):
+                return api_error(404, 10008, "Unknown Message")
+            if message["flags"] & 64:
+                return api_error(404, 10008, "Unknown Message")  # ephemeral messages are not in the channel
+            if call.method == "GET":
+                return json_response(message)
+            if call.method == "PATCH":
+                self._apply(message, call.payload, call.files, new=False)
+                return json_response(message)
+        return api_error(405, 0, "405: Method Not Allowed")
+
+    def _callback(self, interaction_id: int, token: str, call: Call) -> web.Response:
+        inter = self.interactions.get(interaction_id)
+        if inter is None or inter.token != token:
+            return api_error(404, 10062, "Unknown interaction")
+        if inter.responded:
+            return api_error(400, 40060, "Interaction has already been acknowledged.")
+        payload = call.payload or {}
+        kind, data = payload.get("type"), payload.get("data") or {}
+        resource: dict[str, Any] | None = None
+        if kind == 4:
+            message = self._message(inter.channel_id, data, call.files, interaction=inter)
+            inter.original_id = int(message["id"])
+            resource = {"type": 4, "message": message}
+        elif kind == 5:
+            message = self._message(
+                inter.channel_id, {"flags": data.get("flags", 0) | 128}, [], interaction=inter
+            )
+            inter.original_id = int(message["id"])
+        elif kind == 6:
+            inter.original_id = inter.message_id
+        elif kind == 7:
+            if inter.message_id is None:
+                raise FormError("UPDATE_MESSAGE answers component interactions only")
+            self._apply(self.messages[inter.message_id], data, call.files, new=False)
+            inter.original_id = inter.message_id
+            resource = {"type": 7, "message": self.messages[inter.message_id]}
+        else:
+            raise FormError(f"interaction response type {kind} is not supported by the stand-in")
+        inter.responded = True
+        body: dict[str, Any] = {
+            "interaction": {
+                "id": str(inter.id),
+                "type": inter.type,
+                "response_message_id": str(inter.original_id) if inter.original_id else None,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+            }
+        }
+        if resource is not None and call.query.get("with_response") in ("1", "true", "True"):
+            body["resource"] = resource
+            return json_response(body)
+        if call.query.get("with_response") in ("1", "true", "True"):
+            return json_response(body)
+        return web.Response(status=204)
+
+    def _webhook(self, application_id: int, token: str, rest: list[str], call: Call) -> web.Response:
+        inter = next((i for i in self.interactions.values() if i.token == token), None)
+        if application_id != self.application_id or inter is None:
+            return api_error(404, 10015, "Unknown Webhook")
+        if not inter.responded:
+            return api_error(404, 10015, "Unknown Webhook")  # follow-ups only after the first answer
+        if not rest and call.method == "POST":
+            message = self._message(
+                inter.channel_id, call.payload or {}, call.files, webhook_id=application_id, interaction=inter
+            )
+            if call.query.get("wait") in ("1", "true", "True"):
+                return json_response(message)
+            return web.Response(status=204)
+        if len(rest) == 2 and rest[0] == "messages":
+            message_id = inter.original_id if rest[1] == "@original" else int(rest[1])
+            message = self.messages.get(message_id or 0)
+            if message is None:
+                return api_error(404, 10008, "Unknown Message")
+            if call.method == "GET":
+                return json_response(message)
+            if call.method == "PATCH":
+                if message["flags"] & 128:
+                    message["flags"] &= ~128  # the deferred "thinking" answer becomes the real one
+                self._apply(message, call.payload, call.files, new=False)
+                return json_response(message)
+            if call.method == "DELETE":
+                del self.messages[message_id]  # type: ignore[arg-type]
+                return web.Response(status=204)
+        return api_error(405, 0, "405: Method Not Allowed")
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        key = f"{request.match_info['attachment']}/{request.match_info['filename']}"
+        if key not in self.attachments:
+            raise web.HTTPNotFound()
+        return web.Response(body=self.attachments[key], content_type="image/png")
