@@ -112,7 +112,7 @@ async def run_moodreel(w: World, user: StandInUser, **kw: Any) -> tuple[Call, st
     """Run /moodreel; returns discord.py's interaction callback and the session id of the link in it."""
     before = len(w.standin.calls)
     inter = await w.standin.slash_command(user, **kw)
-    call = await w.standin.wait_for_call("POST", f"/interactions/{inter.id}/", "the /moodreel reply", after=before)
+    call = await w.standin.wait_for_call("POST", f"/interactions/{inter.id}/", "the reply", after=before)
     url = link_button(call.payload["data"])["url"]
     return call, w.services.sessions.verify_token(token_of(url))
 
@@ -121,12 +121,13 @@ async def run_moodreel(w: World, user: StandInUser, **kw: Any) -> tuple[Call, st
 
 
 async def test_standin_replies_with_exactly_application_json(world: World) -> None:
+    me = f"{world.standin.api_base}/users/@me"
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{world.standin.api_base}/users/@me", headers={"Authorization": f"Bot {TOKEN}"}) as r:
+        async with http.get(me, headers={"Authorization": f"Bot {TOKEN}"}) as r:
             assert r.status == 200
             assert r.headers["Content-Type"] == "application/json"
             assert (await r.json())["id"] == str(world.standin.application_id)
-        async with http.get(f"{world.standin.api_base}/users/@me", headers={"Authorization": "Bot wrong"}) as r:
+        async with http.get(me, headers={"Authorization": "Bot wrong"}) as r:
             assert r.status == 401 and r.headers["Content-Type"] == "application/json"
 
 
@@ -139,7 +140,8 @@ async def test_login_syncs_the_command_to_the_guild_and_identifies_without_privi
     world.standin.heartbeat_interval_ms = 100
     await world.start_bot()
     assert world.calls("GET", "/users/@me") and world.calls("GET", "/oauth2/applications/@me")
-    [sync] = world.calls("PUT", f"/applications/{world.standin.application_id}/guilds/{world.standin.guild_id}/commands")
+    app, guild = world.standin.application_id, world.standin.guild_id
+    [sync] = world.calls("PUT", f"/applications/{app}/guilds/{guild}/commands")
     [command] = sync.payload
     assert command["name"] == "moodreel"
     assert command["description_localizations"]["ko"].startswith("카메라로")
@@ -198,7 +200,11 @@ async def test_moodreel_answers_privately_with_a_valid_session_link(world: World
     assert origin["platform"] == "discord" and origin["user_id"] == str(world.alice.id)
     assert origin["channel_id"] == str(world.standin.channel_id) and origin["user_name"] == "Alice"
     assert origin["declared_feeling"] == "happy" and origin["locale"] == "en"
-    assert origin["extra"]["guild_id"] == str(world.standin.guild_id) and origin["extra"]["deliver"] == "channel"
+    assert origin["extra"] == {
+        "guild_id": str(world.standin.guild_id),
+        "deliver": "channel",
+        "application_id": str(world.standin.application_id),
+    }
 
 
 async def test_korean_users_get_korean(world: World) -> None:
