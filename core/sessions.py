@@ -248,7 +248,7 @@ class SessionService:
             raise SessionNotFound("This session does not exist.")
         return SessionOrigin.from_dict(doc["origin"])
 
-    def _refusal(self, doc: dict[str, Any] | None) -> SessionError:
+    def refusal_for(self, doc: dict[str, Any] | None) -> SessionError:
         """The error that explains why a session cannot be opened (for the page)."""
         if doc is None:
             return SessionNotFound("This session does not exist. Ask the bot for a new link.")
@@ -284,22 +284,22 @@ class SessionService:
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
-            raise self._refusal(await self.get(session_id))
+            raise self.refusal_for(await self.get(session_id))
         return claim
 
     async def check_claim(self, session_id: str, claim: str) -> dict[str, Any]:
         """The running session's document, when `claim` is the secret of the browser that opened it."""
         doc = await self.store.sessions.find_one({"session_id": session_id}, {"_id": 0})
         if doc is None:
-            raise self._refusal(None)
+            raise self.refusal_for(None)
         if doc.get("claim_hash") is None:
             if doc["state"] == "created":
                 raise AlreadyUsed("Open the link in the browser first.")
-            raise self._refusal(doc)
+            raise self.refusal_for(doc)
         if not isinstance(claim, str) or not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
             raise AlreadyUsed("This link was already used. Each link works once; ask the bot for a new one.")
         if doc["state"] not in ACTIVE_STATES:
-            raise self._refusal(doc)
+            raise self.refusal_for(doc)
         doc.pop("claim_hash", None)
         return doc
 
