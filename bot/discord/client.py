@@ -128,6 +128,16 @@ class MoodReelBot(discord.Client):
             else:
                 log.info("synced /moodreel to guild %s", guild_id)
 
+    async def close(self) -> None:
+        """Stop the background watchers too; what they watched stays in the store."""
+        tasks = [p.watcher for p in self.pending.values() if p.watcher is not None]
+        if self._backlog_task is not None:
+            tasks.append(self._backlog_task)  # type: ignore[arg-type]
+        for task in tasks:
+            task.cancel()
+        self.pending.clear()
+        await super().close()
+
     async def on_ready(self) -> None:
         assert self.user is not None
         if self.application_id:

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.discord.limits import clip, fit_embeds
 from bot.discord.texts import emotion_name, genre_names, text
+from core.colour_psychology import colour_name
 from core.results import EmotionScore, MoodResult, Recommendation
 
 MOOD_CARD_FILE = "moodreel.png"
@@ -111,7 +112,9 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
                 inline=False,
             )
     if result.colours:
-        swatches = " · ".join(f"**{c.name}** `{c.hex}` {round(c.weight * 100)}%" for c in result.colours)
+        swatches = " · ".join(
+            f"**{colour_name(c, lang)}** `{c.hex}` {round(c.weight * 100)}%" for c in result.colours
+        )
         embed.add_field(name=text(lang, "colours"), value=swatches, inline=False)
     baseline, stimulus = emo.face_frames
     method = emo.method if emo.method in ("change", "levels", "declared") else "change"

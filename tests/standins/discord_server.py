@@ -24,6 +24,7 @@ component clicks. Every request and gateway frame is recorded for assertions.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import itertools
 import json
@@ -736,7 +737,7 @@ class DiscordStandIn:
         self, message: dict[str, Any], payload: dict[str, Any] | None, files: list[Upload], new: bool
     ) -> None:
         """Validate `payload` like Discord and apply it (a create, or a PATCH of the given fields)."""
-        payload = payload or {}
+        payload = copy.deepcopy(payload or {})  # the recorded call keeps what discord.py sent
         self._validate(payload)
         for key in ("content", "embeds", "components", "tts"):
             if key in payload and payload[key] is not None:
