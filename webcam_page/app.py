@@ -1,0 +1,230 @@
+"""The aiohttp app: the try-it page, session links, their WebSocket, posters and static files.
+
+Routes
+- GET  /                 the standalone "try it" page
+- POST /try              makes a local web session and redirects to its link
+- GET  /s/{token}        the webcam page for a session link (refusal pages for bad, expired, used links)
+- POST /s/{token}/claim  the page claims the session for this browser (single use; sets a cookie)
+- GET  /s/{token}/ws     the session's WebSocket (protocol in webcam_page.protocol)
+- GET  /posters/{id}.jpg local poster images, when the catalogue has them
+- GET  /healthz          liveness, with the analysis pool's counters
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+
+from core.services import Services
+from core.sessions import (
+    AlreadyUsed,
+    ExpiredToken,
+    InvalidToken,
+    SessionError,
+    SessionNotFound,
+    SessionOrigin,
+)
+from core.store import utcnow
+from webcam_page import protocol as proto
+from webcam_page.pages import locale_of, refusal
+from webcam_page.security import origin_allowed, security_headers
+from webcam_page.session_socket import SessionSocket
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+CLAIM_COOKIE = "moodreel_claim"
+USER_COOKIE = "moodreel_uid"
+TRY_PER_MINUTE = 20  # new try-it sessions per client address
+WS_HARD_LIMIT = 4  # messages over this many times the frame cap close the socket (aiohttp's own cap)
+
+SERVICES = web.AppKey("services", Services)
+SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
+TRY_LIMITS = web.AppKey("try_limits", dict[str, proto.RateLimiter])
+SESSION_PAGE = web.AppKey("session_page", str)
+POSTERS_DIR = web.AppKey("posters_dir", Path | None)  # type: ignore[arg-type]
+
+
+def _refusal_kind(exc: SessionError) -> tuple[str, int]:
+    if isinstance(exc, InvalidToken):
+        return "invalid", 403
+    if isinstance(exc, SessionNotFound):
+        return "missing", 404
+    if isinstance(exc, AlreadyUsed):
+        return "used", 409
+    if isinstance(exc, ExpiredToken):
+        return {"replaced": "replaced", "failed": "failed"}.get(exc.reason, "expired"), 410
+    return "invalid", 400
+
+
+def _json_refusal(exc: SessionError) -> web.Response:
+    kind, status = _refusal_kind(exc)
+    return web.json_response({"ok": False, "error": kind, "message": str(exc)}, status=status)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def try_it(request: web.Request) -> web.StreamResponse:
+    """A session for this browser, with no chat behind it: the whole flow for a newcomer."""
+    services = request.app[SERVICES]
+    if not origin_allowed(
+        request, services.settings.server.base_url, services.settings.sessions.allowed_origins
+    ):
+        return web.Response(status=403, text="cross-site request refused")
+    limits = request.app[TRY_LIMITS]
+    client = request.remote or "?"
+    if len(limits) > 10_000:
+        limits.clear()  # bounded memory; the worst case is a fresh allowance
+    if not limits.setdefault(client, proto.RateLimiter(TRY_PER_MINUTE, 60.0)).allow():
+        return refusal(request, "busy", 429)
+    form = await request.post()
+    feeling = str(form.get("feeling") or "").strip().lower() or None
+    user_id = request.cookies.get(USER_COOKIE) or secrets.token_urlsafe(12)
+    try:
+        origin = SessionOrigin("web", user_id, locale=locale_of(request), declared_feeling=feeling)
+    except ValueError:
+        origin = SessionOrigin("web", user_id, locale=locale_of(request))
+    link = await services.sessions.create(origin)
+    path = "/s/" + link.url.rsplit("/s/", 1)[1]  # relative: works whatever host the browser used
+    response = web.Response(status=303, headers={"Location": path})
+    response.set_cookie(USER_COOKIE, user_id, max_age=365 * 86400, httponly=True, samesite="Lax")
+    return response
+
+
+async def session_page(request: web.Request) -> web.StreamResponse:
+    """The webcam page. Opening it does not use up the link: the page's script claims it, so chat
+    link previews (which fetch the URL but run no script) do not spend the user's link."""
+    services = request.app[SERVICES]
+    try:
+        session_id = services.sessions.verify_token(request.match_info["token"])
+    except SessionError as exc:
+        return refusal(request, *_refusal_kind(exc))
+    doc = await services.sessions.get(session_id)
+    if doc is None:
+        return refusal(request, "missing", 404)
+    if doc["state"] != "created":
+        claim = request.cookies.get(CLAIM_COOKIE)
+        try:
+            if not claim:
+                raise services.sessions.refusal_for(doc)
+            await services.sessions.check_claim(session_id, claim)  # the same browser reloading
+        except SessionError as exc:
+            return refusal(request, *_refusal_kind(exc))
+    elif doc["expires_at"] <= utcnow():
+        return refusal(request, "expired", 410)
+    return web.Response(text=request.app[SESSION_PAGE], content_type="text/html", charset="utf-8")
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    if not origin_allowed(request, settings.server.base_url, settings.sessions.allowed_origins):
+        return web.json_response(
+            {"ok": False, "error": "origin", "message": "cross-site request refused"}, status=403
+        )
+    token = request.match_info["token"]
+    try:
+        session_id = services.sessions.verify_token(token)
+        try:
+            secret = await services.sessions.claim(session_id)
+        except AlreadyUsed:
+            await services.sessions.check_claim(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+            return web.json_response({"ok": True, "resumed": True})
+    except SessionError as exc:
+        return _json_refusal(exc)
+    response = web.json_response({"ok": True, "resumed": False})
+    response.set_cookie(
+        CLAIM_COOKIE,
+        secret,
+        path=f"/s/{token}",
+        max_age=int(settings.sessions.max_session_seconds) + 60,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.server.base_url.startswith("https://"),
+    )
+    return response
+
+
+async def session_socket(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    if not origin_allowed(request, settings.server.base_url, settings.sessions.allowed_origins):
+        log.info("refused a WebSocket from origin %r", request.headers.get("Origin"))
+        return web.json_response(
+            {"ok": False, "error": "origin", "message": "origin not allowed"}, status=403
+        )
+    try:
+        session_id = services.sessions.verify_token(request.match_info["token"])
+        doc = await services.sessions.check_claim(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+    except SessionError as exc:
+        return _json_refusal(exc)
+    ws = web.WebSocketResponse(
+        heartbeat=20.0, compress=False, max_msg_size=settings.sessions.max_frame_bytes * WS_HARD_LIMIT
+    )
+    await ws.prepare(request)
+    sockets = request.app[SOCKETS]
+    previous = sockets.get(session_id)
+    if previous is not None and not previous.closed:
+        # The same browser reconnected (a reload): the newest connection wins.
+        await previous.close(code=WSCloseCode.POLICY_VIOLATION, message=b"opened again elsewhere")
+    sockets[session_id] = ws
+    origin = SessionOrigin.from_dict(doc["origin"])
+    try:
+        await SessionSocket(
+            services, ws, session_id, origin, doc["opened_at"], request.app[POSTERS_DIR]
+        ).run()
+    finally:
+        if sockets.get(session_id) is ws:
+            del sockets[session_id]
+    return ws
+
+
+_POSTER_NAME = re.compile(r"^\d{1,10}\.jpg$")
+
+
+async def poster(request: web.Request) -> web.StreamResponse:
+    folder = request.app[POSTERS_DIR]
+    name = request.match_info["name"]
+    if folder is None or not _POSTER_NAME.match(name) or not (folder / name).is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    pool = request.app[SERVICES].pool
+    return web.json_response({"ok": True, "sockets": len(request.app[SOCKETS]), "pool": pool.stats.as_dict()})
+
+
+async def _sockets_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    # Shutting down: tell open pages, so they show a clear message rather than hang.
+    for ws in list(app[SOCKETS].values()):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+def create_app(services: Services) -> web.Application:
+    """The web app over open services (the caller owns them: see core.services.open_services)."""
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SERVICES] = services
+    app[TRY_LIMITS] = {}
+    app[SOCKETS] = {}
+    app[SESSION_PAGE] = (STATIC / "session.html").read_text(encoding="utf-8")
+    posters = services.settings.resolve(services.settings.catalogue.posters_dir)
+    app[POSTERS_DIR] = posters if services.settings.catalogue.posters_dir and posters.is_dir() else None
+    app.cleanup_ctx.append(_sockets_ctx)
+    app.router.add_get("/", index)
+    app.router.add_post("/try", try_it)
+    app.router.add_get("/s/{token}", session_page)
+    app.router.add_post("/s/{token}/claim", claim)
+    app.router.add_get("/s/{token}/ws", session_socket)
+    app.router.add_get("/posters/{name}", poster)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    return app

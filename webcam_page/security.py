@@ -1,0 +1,80 @@
+"""Origin checks and response headers for the webcam page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+# Posters may come from TMDB's image host; everything else is our own.
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob: https://image.tmdb.org; media-src 'self' blob:; "
+    "connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def normalise_origin(value: str) -> str | None:
+    """'scheme://host[:port]' in lower case with the default port dropped, or None if unusable."""
+    try:
+        parts = urlsplit(value.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" if port in (None, DEFAULT_PORTS[scheme]) else f"[{host}]:{port}"
+    return f"{scheme}://{netloc}"
+
+
+def _host_key(host: str, scheme: str) -> str:
+    """Host header -> 'host:port', filling in the scheme's default port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        name, rest = host[: end + 1], host[end + 1 :]
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port = host.partition(":")
+    return f"{name}:{port or DEFAULT_PORTS.get(scheme, 80)}"
+
+
+def origin_allowed(request: web.Request, base_url: str, extra: Iterable[str] = ()) -> bool:
+    """Is the request's Origin our page? Allowed: the public base URL, configured extras, or the
+    very host the browser addressed (same-origin). Requests without an Origin are refused."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    norm = normalise_origin(origin)
+    if norm is None:
+        return False
+    allowed = {normalise_origin(base_url), *(normalise_origin(o) for o in extra)}
+    if norm in allowed:
+        return True
+    host = request.headers.get("Host")
+    if not host:
+        return False
+    scheme, _, netloc = norm.partition("://")
+    return _host_key(netloc, scheme) == _host_key(host, scheme)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    response = await handler(request)
+    if not response.prepared:  # a WebSocket upgrade is already sent
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Links carry tokens: never send them to other sites. ("no-referrer" would also blank the
+        # Origin of our own POSTs, which the origin check needs.)
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=()")
+        if request.path.startswith("/s/") or request.path == "/try":
+            response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,333 @@
+"""One webcam session over a WebSocket: phases, frames into the analysis pool, acks, the result.
+
+Every message is checked (see webcam_page.protocol). A refused message gets an `error` reply and the
+session carries on; only an unsupported protocol version, the time cap, a flood of errors, or the
+session ending elsewhere close the socket. Frames live in memory until analysed, then only their
+seven probabilities are kept, and those go when the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from core.analysis_pool import FrameDropped
+from core.emotion_stats import TooFewFaces, declared_result
+from core.frames import FaceTracker, FrameScore
+from core.mood import emotion_from_frames, mood_result, stats_config
+from core.results import EmotionResult, MoodResult
+from core.sessions import SessionError, SessionOrigin
+from core.store import utcnow
+from webcam_page import protocol as proto
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+log = logging.getLogger(__name__)
+
+CONTROL_PER_SECOND = 10
+ERROR_BUDGET = 60  # refused messages in ERROR_WINDOW seconds before the socket is closed
+ERROR_WINDOW = 10.0
+ACK_WAIT = 5.0  # seconds `finish` waits for frames still in the pool
+
+
+class SessionSocket:
+    def __init__(
+        self,
+        services: Services,
+        ws: web.WebSocketResponse,
+        session_id: str,
+        origin: SessionOrigin,
+        opened_at: dt.datetime,
+        posters_dir: Path | None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings.sessions
+        self.ws = ws
+        self.session_id = session_id
+        self.origin = origin
+        self.posters_dir = posters_dir
+        elapsed = (utcnow() - opened_at).total_seconds()
+        self.deadline = time.monotonic() + max(0.0, self.settings.max_session_seconds - elapsed)
+        self.phase = "ready"  # ready | baseline | stimulus | analysing | done
+        self.epoch = 0  # bumped when the phases restart, so late acks of an old try are ignored
+        self.scores: dict[str, list[FrameScore]] = {"baseline": [], "stimulus": []}
+        self.tracker = FaceTracker()
+        self.frame_no = 0
+        self.counts: Counter[str] = Counter()
+        self.frame_limiter = proto.RateLimiter(self.settings.max_fps)
+        self.control_limiter = proto.RateLimiter(CONTROL_PER_SECOND)
+        self.error_limiter = proto.RateLimiter(ERROR_BUDGET, ERROR_WINDOW)
+        self.pending: set[asyncio.Task[None]] = set()
+        self._send_lock = asyncio.Lock()
+
+    # --- sending --------------------------------------------------------------------------------
+
+    async def send(self, doc: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        async with self._send_lock:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_json({"v": proto.VERSION, **doc})
+
+    async def refuse(self, err: proto.ProtocolError, **extra: Any) -> None:
+        self.counts["refused"] += 1
+        self.counts[f"refused_{err.code}"] += 1
+        await self.send(err.to_json(**extra))
+        if err.fatal:
+            await self.close(WSCloseCode.POLICY_VIOLATION, err.code)
+        elif not self.error_limiter.allow():
+            await self.send(
+                proto.error("too_many_errors", "too many refused messages; closing", True).to_json()
+            )
+            await self.close(WSCloseCode.POLICY_VIOLATION, "too_many_errors")
+
+    async def close(self, code: int = WSCloseCode.OK, message: str = "") -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.close(code=code, message=message.encode())
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.send(
+            {
+                "type": "ready",
+                "session_id": self.session_id,
+                "platform": self.origin.platform,
+                "locale": self.origin.locale,
+                "declared_feeling": self.origin.declared_feeling,
+                "baseline_seconds": self.settings.baseline_seconds,
+                "stimulus_seconds": self.settings.stimulus_seconds,
+                "max_fps": self.settings.max_fps,
+                "max_frame_bytes": self.settings.max_frame_bytes,
+                "seconds_left": round(self.deadline - time.monotonic(), 1),
+            }
+        )
+        watchdog = asyncio.create_task(self._time_cap())
+        try:
+            async for msg in self.ws:
+                if time.monotonic() >= self.deadline:
+                    await self._time_up()
+                    break
+                if msg.type == WSMsgType.TEXT:
+                    await self.on_text(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self.on_binary(msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    log.info("session %s: socket error %s", self.session_id, self.ws.exception())
+                    break
+                if self.phase == "done":
+                    break
+        finally:
+            watchdog.cancel()
+            for task in list(self.pending):
+                task.cancel()
+            self.scores = {"baseline": [], "stimulus": []}  # nothing outlives the socket
+            with contextlib.suppress(Exception):
+                await self.services.sessions.record_stats(self.session_id, dict(self.counts))
+
+    async def _time_cap(self) -> None:
+        await asyncio.sleep(max(0.0, self.deadline - time.monotonic()))
+        await self._time_up()
+
+    async def _time_up(self) -> None:
+        if self.phase == "done":
+            return
+        self.phase = "done"
+        minutes = self.settings.max_session_seconds / 60
+        await self.services.sessions.fail(self.session_id, "time cap reached")
+        await self.refuse(
+            proto.error(
+                "time_cap", f"this session ran past its {minutes:g}-minute limit; ask for a new link", True
+            )
+        )
+
+    # --- messages -------------------------------------------------------------------------------
+
+    async def on_binary(self, data: bytes) -> None:
+        n = self.frame_no
+        self.frame_no += 1
+        self.counts["received"] += 1
+        if not self.frame_limiter.allow():
+            cap = self.settings.max_fps
+            await self.refuse(proto.error("too_fast", f"frames over {cap:g} per second are refused"), n=n)
+            return
+        parsed = proto.parse_binary(data, self.settings.max_frame_bytes)
+        if isinstance(parsed, proto.ProtocolError):
+            await self.refuse(parsed, n=n)
+            return
+        if self.phase not in proto.PHASES:
+            await self.refuse(proto.error("wrong_phase", "start a phase before sending frames"), n=n)
+            return
+        future = self.services.pool.submit(parsed.jpeg, self.tracker, stream=self.session_id)
+        task = asyncio.create_task(self._ack(n, self.phase, self.epoch, future))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _ack(self, n: int, phase: str, epoch: int, future: asyncio.Future[Any]) -> None:
+        try:
+            score: FrameScore = await future
+        except FrameDropped as exc:
+            self.counts["dropped"] += 1
+            await self.send({"type": "dropped", "n": n, "reason": exc.reason})
+            return
+        except ValueError as exc:
+            await self.refuse(proto.error("not_jpeg", f"frame {n} is not a decodable JPEG ({exc})"), n=n)
+            return
+        self.counts["analysed"] += 1
+        if epoch != self.epoch:
+            return  # the user restarted; this frame belongs to an abandoned try
+        bucket = self.scores[phase]
+        bucket.append(score)
+        faces = sum(1 for s in bucket if s.face)
+        await self.send(
+            {
+                "type": "ack",
+                "n": n,
+                "phase": phase,
+                "face": score.face,
+                "box": list(score.box) if score.box else None,
+                "frames": len(bucket),
+                "faces": faces,
+            }
+        )
+
+    async def on_text(self, data: str) -> None:
+        if not self.control_limiter.allow():
+            await self.refuse(
+                proto.error("too_fast", f"more than {CONTROL_PER_SECOND} control messages a second")
+            )
+            return
+        msg = proto.parse_text(data)
+        if isinstance(msg, proto.ProtocolError):
+            await self.refuse(msg)
+        elif isinstance(msg, proto.Ping):
+            await self.send({"type": "pong", "t": msg.t})
+        elif isinstance(msg, proto.Start):
+            await self.start(msg.phase)
+        elif isinstance(msg, proto.Finish):
+            await self.finish()
+        elif isinstance(msg, proto.Declare):
+            await self.declare(msg.feeling)
+
+    async def start(self, phase: str) -> None:
+        if self.phase in ("analysing", "done"):
+            await self.refuse(proto.error("wrong_phase", "the session is already being analysed"))
+            return
+        if phase == "stimulus" and self.phase != "baseline":
+            await self.refuse(proto.error("wrong_phase", "the stimulus phase comes after the baseline"))
+            return
+        if phase == "baseline":
+            self.epoch += 1
+            self.scores = {"baseline": [], "stimulus": []}
+        try:
+            await self.services.sessions.set_state(self.session_id, phase)
+        except SessionError as exc:
+            await self._ended_elsewhere(exc)
+            return
+        self.phase = phase
+        seconds = self.settings.baseline_seconds if phase == "baseline" else self.settings.stimulus_seconds
+        await self.send({"type": "phase", "phase": phase, "seconds": seconds})
+
+    async def _settle(self) -> None:
+        """Wait (briefly) for frames still in the pool, so the last second of the stimulus counts."""
+        if self.pending:
+            await asyncio.wait(list(self.pending), timeout=ACK_WAIT)
+
+    def _face_counts(self) -> tuple[int, int]:
+        return tuple(sum(1 for s in self.scores[p] if s.face) for p in proto.PHASES)  # type: ignore[return-value]
+
+    async def finish(self) -> None:
+        if self.phase != "stimulus":
+            await self.refuse(proto.error("wrong_phase", "finish comes after the stimulus phase"))
+            return
+        self.phase = "analysing"
+        await self.send({"type": "analysing"})
+        await self._settle()
+        try:
+            emotion = emotion_from_frames(
+                self.scores["baseline"],
+                self.scores["stimulus"],
+                self.origin.declared_feeling,
+                stats_config(self.services.settings),
+            )
+        except TooFewFaces as exc:
+            self.phase = "ready"
+            self.counts["retries"] += 1
+            await self.send(
+                {
+                    "type": "retry",
+                    "reason": "too_few_faces",
+                    "message": str(exc),
+                    "baseline_faces": exc.baseline,
+                    "stimulus_faces": exc.stimulus,
+                    "needed": exc.needed,
+                }
+            )
+            return
+        await self._deliver(emotion)
+
+    async def declare(self, feeling: str) -> None:
+        if self.phase in ("analysing", "done"):
+            await self.refuse(proto.error("wrong_phase", "the session is already being analysed"))
+            return
+        self.phase = "analysing"
+        await self.send({"type": "analysing"})
+        await self._settle()
+        await self._deliver(declared_result(feeling, self._face_counts()))
+
+    async def _deliver(self, emotion: EmotionResult) -> None:
+        sessions = self.services.sessions
+        try:
+            result = await mood_result(self.session_id, emotion, self.services.recommender, self.origin)
+        except Exception:
+            log.exception("session %s: recommending failed", self.session_id)
+            self.phase = "done"
+            await sessions.fail(self.session_id, "recommendation failed")
+            await self.refuse(
+                proto.error("internal", "something went wrong on our side; please try again", True)
+            )
+            return
+        try:
+            sent_to_chat = await sessions.complete(self.session_id, result)
+        except SessionError as exc:
+            await self._ended_elsewhere(exc)
+            return
+        self.phase = "done"
+        self.counts.update(
+            {"faces_baseline": emotion.face_frames[0], "faces_stimulus": emotion.face_frames[1]}
+        )
+        await self.send(
+            {
+                "type": "result",
+                "platform": self.origin.platform,
+                "delivered": sent_to_chat,
+                "result": result.to_dict(),
+                "posters": self._local_posters(result),
+            }
+        )
+        if self.origin.platform == "web":
+            await sessions.mark_delivered(self.session_id)  # the page itself was the recipient
+        await self.close(WSCloseCode.OK, "done")
+
+    def _local_posters(self, result: MoodResult) -> dict[str, str]:
+        if self.posters_dir is None:
+            return {}
+        return {
+            str(r.tmdb_id): f"/posters/{r.tmdb_id}.jpg"
+            for r in result.recommendations
+            if (self.posters_dir / f"{r.tmdb_id}.jpg").is_file()
+        }
+
+    async def _ended_elsewhere(self, exc: SessionError) -> None:
+        self.phase = "done"
+        await self.refuse(proto.error("session_closed", f"this session has ended: {exc}", True))
