@@ -1,9 +1,87 @@
-"""`moodreel recommend`: being built (see the issue that owns it)."""
+"""`moodreel recommend`: movies for a mood given by name, without a camera."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+
+from cli.common import fail, run_async, settings_from
+from core.emotions import EMOTIONS
+from core.results import MoodColour, Recommendation
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sub.add_parser("recommend", help="(not available yet)")
+    p = sub.add_parser(
+        "recommend",
+        help="pick movies for a mood given by name (no camera needed)",
+        description="Turn a mood (a primary emotion and up to two secondary ones) into its colours and "
+        "print the movies whose poster palettes match them best. Missing secondary emotions are filled "
+        "in with the primary's usual neighbours.",
+        epilog="example: moodreel recommend --primary happy --secondary surprise --secondary neutral --top 5",
+    )
+    p.add_argument("--primary", required=True, choices=EMOTIONS, help="the main emotion")
+    p.add_argument(
+        "--secondary",
+        action="append",
+        default=[],
+        choices=EMOTIONS,
+        metavar="EMOTION",
+        help="a secondary emotion; give it up to twice",
+    )
+    p.add_argument("--top", type=int, default=None, help="how many movies, 1-100 (default: config)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=_recommend)
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from core.catalogue import ensure_catalogue
+    from core.colour_psychology import emotion_from_names
+    from core.recommend import Recommender
+    from core.store import open_store
+
+    settings = settings_from(args)
+    if args.top is not None and not 1 <= args.top <= 100:
+        fail(f"--top must be between 1 and 100 (got {args.top})")
+    try:
+        emotion = emotion_from_names(args.primary, args.secondary)
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def go() -> tuple[tuple[MoodColour, ...], list[Recommendation]]:
+        async with open_store(settings) as store:
+            await ensure_catalogue(store, settings)
+            recommender = Recommender(store, settings.recommender)
+            try:
+                return await recommender.recommend(emotion, args.top)
+            except ValueError as exc:
+                fail(str(exc))
+
+    colours, picks = run_async(go)
+    if args.json:
+        print(json.dumps([_as_json(r) for r in picks], ensure_ascii=False))
+        return 0
+    _print_table(emotion.primary, emotion.secondary, colours, picks)
+    return 0
+
+
+def _as_json(rec: Recommendation) -> dict[str, object]:
+    return rec.to_dict()
+
+
+def _print_table(
+    primary: str, secondary: tuple[str, str], colours: tuple[MoodColour, ...], picks: list[Recommendation]
+) -> None:
+    print(f"mood: {primary} (with {secondary[0]} and {secondary[1]})")
+    print("colours: " + ", ".join(f"{c.name} {c.hex} {c.weight:.0%}" for c in colours))
+    if not picks:
+        print("no movies match this mood's genres; add some with `moodreel catalogue import PATH`")
+        return
+    width = shutil.get_terminal_size((120, 20)).columns
+    title_w = max(20, min(40, width - 60))
+    print(f"\n{'#':>2}  {'score':>5}  {'title':<{title_w}}  {'year':>4}  genres")
+    for i, r in enumerate(picks, 1):
+        title = r.title if len(r.title) <= title_w else r.title[: title_w - 1] + "…"
+        year = str(r.year) if r.year else "-"
+        print(f"{i:>2}  {r.score:>5.1f}  {title:<{title_w}}  {year:>4}  {', '.join(r.genres)}")
+        print(f"{'':>11}{r.reason}")

@@ -1,0 +1,436 @@
+"""Mood colours -> movies whose posters carry them, ranked by CIEDE2000 over an in-memory index.
+
+Scoring (0-100). Every (mood colour m, poster colour p) pair has a similarity exp(-ΔE00 / 12), so
+1 for the same colour, 0.43 at ΔE00 10 and 0.08 at 30. The pair counts with that similarity times
+min(w_m, s_p), the smaller of the mood colour's weight and the poster colour's dominance (its share of
+the poster): a colour covering a sliver of the poster can only cover a sliver of a mood colour. A
+mood colour's coverage is the sum over the poster's colours, capped at its weight; the score is
+100 × the sum of the coverages. A poster made of exactly the mood colours, in the mood's proportions,
+scores 100. It is a soft histogram intersection: CIEDE2000 says which colours count as the same.
+
+Speed. The index holds every palette as numpy arrays, rebuilt when the catalogue version changes, and
+a request never loops over movies in Python:
+1. genre filter: one boolean row per genre, OR-ed for the mood's genres;
+2. coarse pass over all candidates: poster colours are binned once, at build time, to a 32×32×32
+   sRGB grid; a request computes CIEDE2000 from its mood colours to the grid cells in use (at most
+   32,768 per mood colour, whatever the catalogue size) and looks the similarities up per poster
+   colour;
+3. exact pass: the best few hundred by the coarse score are re-scored with exact CIEDE2000 on their
+   own colours, and only exact scores decide the order and the reported score. With fewer candidates
+   than the shortlist, every candidate is scored exactly.
+Ties (equal scores at the shown 0.1 precision) go to the more popular movie, then to the one with
+more votes, then to the lower TMDB id, so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.ciede2000 import ciede2000, ciede2000_components
+from core.colour import lab_to_srgb, srgb_to_lab
+from core.colour_psychology import basic_colour_name, emotion_label, mood_colours
+from core.config import RecommenderSettings
+from core.genres import mood_genres
+from core.results import EmotionResult, MoodColour, Recommendation
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+SIMILARITY_SCALE = 12.0  # ΔE00 at which a pair's similarity has fallen to 1/e
+SHORTLIST_MIN = 256  # the coarse pass keeps at least this many candidates for exact scoring ...
+SHORTLIST_PER_PICK = 32  # ... or this many per requested pick, whichever is more
+MAX_PALETTE = 16
+BIN_BITS = 5  # per sRGB channel in the coarse pass: 32 levels, a cell is 8 levels wide
+POSTER_IMAGE_BASE = "https://image.tmdb.org/t/p/w342"
+TMDB_MOVIE_URL = "https://www.themoviedb.org/movie/{}"
+_INDEX_FIELDS = {"_id": 0, "tmdb_id": 1, "genres": 1, "popularity": 1, "vote_count": 1, "palette": 1}
+_DISPLAY_FIELDS = {"_id": 0, "overview": 0, "watcha.reviews": 0, "watcha.stills": 0, "watcha.trailers": 0}
+
+_bin_lab_cache: np.ndarray | None = None
+
+
+def _bin_centres_lab() -> np.ndarray:
+    """CIELAB of the centre of every coarse sRGB cell, (32768, 3) float32, computed once."""
+    global _bin_lab_cache
+    if _bin_lab_cache is None:
+        step = 256 >> BIN_BITS
+        levels = np.arange(1 << BIN_BITS) * step + step // 2
+        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+        _bin_lab_cache = srgb_to_lab(grid).astype(np.float32)
+    return _bin_lab_cache
+
+
+def _bin_of(rgb: np.ndarray) -> np.ndarray:
+    q = rgb.astype(np.int32) >> (8 - BIN_BITS)
+    return (q[..., 0] << (2 * BIN_BITS)) | (q[..., 1] << BIN_BITS) | q[..., 2]
+
+
+@dataclass(frozen=True)
+class ColourMatch:
+    """How one mood colour met one poster colour."""
+
+    mood_index: int
+    poster_index: int
+    delta_e: float
+    share: float  # the poster colour's share of the poster
+    points: float  # this pair's part of the 0-100 score
+
+
+@dataclass(frozen=True)
+class Ranked:
+    tmdb_id: int
+    score: float  # 0-100, one decimal
+    matches: tuple[ColourMatch, ...]  # strongest first
+    poster_rgb: tuple[tuple[int, int, int], ...]  # the palette, most dominant first
+
+
+class PaletteIndex:
+    """Every movie's palette as numpy arrays, for ranking a catalogue in one vectorised pass."""
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        popularity: np.ndarray,
+        votes: np.ndarray,
+        genres: Sequence[str],
+        genre_rows: np.ndarray,
+        rgb: np.ndarray,
+        lab: np.ndarray,
+        shares: np.ndarray,
+        skipped: int = 0,
+    ) -> None:
+        self.ids = ids  # (n,) int64
+        self.popularity = popularity  # (n,) float64
+        self.votes = votes  # (n,) int64
+        self.genres = tuple(genres)
+        self.genre_rows = genre_rows  # (G, n) bool
+        self.rgb = rgb  # (n, K, 3) uint8
+        self.lab = lab  # (n, K, 3) float32
+        self.shares = shares  # (K, n) float32, colour-major so a pass over movies reads contiguous rows
+        self.skipped = skipped
+        bins = _bin_of(rgb).T  # (K, n)
+        used, inverse = np.unique(bins, return_inverse=True)
+        self.bin_pos = inverse.reshape(bins.shape).astype(np.uint16)  # (K, n) -> row of bin_lab
+        centres = _bin_centres_lab()[used]
+        self.bin_lab = tuple(np.ascontiguousarray(centres[:, i]) for i in range(3))  # 3 × (U,)
+
+    # --- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, docs: Iterable[Mapping[str, Any]]) -> PaletteIndex:
+        """From movie documents (tmdb_id, genres, popularity, vote_count, palette).
+
+        Movies without a usable palette are skipped and counted in `skipped`.
+        """
+        ids: list[int] = []
+        pops: list[float] = []
+        votes: list[int] = []
+        genre_lists: list[Sequence[str]] = []
+        palettes: list[list[tuple[tuple[int, int, int], float]]] = []
+        skipped = 0
+        for doc in docs:
+            palette = _clean_palette(doc.get("palette"))
+            tmdb_id = doc.get("tmdb_id")
+            if palette is None or not isinstance(tmdb_id, int) or isinstance(tmdb_id, bool):
+                skipped += 1
+                continue
+            ids.append(tmdb_id)
+            pops.append(float(doc.get("popularity") or 0.0))
+            votes.append(int(doc.get("vote_count") or 0))
+            genres = doc.get("genres") or []
+            genre_lists.append([g for g in genres if isinstance(g, str)])
+            palettes.append(palette)
+        if skipped:
+            log.warning("palette index: skipped %d movies without a usable palette", skipped)
+        n = len(ids)
+        k = max((len(p) for p in palettes), default=1)
+        rgb = np.zeros((n, k, 3), dtype=np.uint8)
+        shares = np.zeros((n, k), dtype=np.float32)
+        for i, palette in enumerate(palettes):
+            for j, (colour, share) in enumerate(palette):
+                rgb[i, j] = colour
+                shares[i, j] = share
+        names = sorted({g for gl in genre_lists for g in gl})
+        column = {g: i for i, g in enumerate(names)}
+        genre_rows = np.zeros((len(names), n), dtype=bool)
+        for i, gl in enumerate(genre_lists):
+            for g in gl:
+                genre_rows[column[g], i] = True
+        # Lab from the stored sRGB, so the coarse cells, the exact pass and the swatches agree.
+        lab = srgb_to_lab(rgb).astype(np.float32)
+        return cls(
+            np.array(ids, dtype=np.int64),
+            np.array(pops, dtype=np.float64),
+            np.array(votes, dtype=np.int64),
+            names,
+            genre_rows,
+            rgb,
+            lab,
+            np.ascontiguousarray(shares.T),
+            skipped,
+        )
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.ids, self.popularity, self.votes, self.genre_rows, self.rgb, self.lab, self.shares]
+        return sum(a.nbytes for a in arrays) + self.bin_pos.nbytes + sum(a.nbytes for a in self.bin_lab)
+
+    # --- ranking ---------------------------------------------------------------------------------
+
+    def candidates(self, genres: Collection[str] | None) -> np.ndarray:
+        """Row numbers of the movies with at least one of the genres (all movies for None)."""
+        if genres is None:
+            return np.arange(len(self))
+        rows = [self.genres.index(g) for g in genres if g in self.genres]
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.genre_rows[rows].any(axis=0))
+
+    def coarse_scores(self, colours: Sequence[MoodColour], rows: np.ndarray) -> np.ndarray:
+        """Approximate 0-1 scores of the given rows, with poster colours snapped to their sRGB cells."""
+        mood = np.array([c.lab for c in colours], dtype=np.float32)
+        weights = _weights(colours).astype(np.float32)
+        L, a, b = self.bin_lab
+        sim = ciede2000_components(L, a, b, mood[:, 0:1], mood[:, 1:2], mood[:, 2:3])  # (M, U)
+        sim *= np.float32(-1 / SIMILARITY_SCALE)
+        np.exp(sim, out=sim)
+        pos = self.bin_pos[:, rows]
+        shares = self.shares[:, rows]
+        score = np.zeros(rows.shape[0], dtype=np.float32)
+        for m, w in enumerate(weights):  # a handful of mood colours, each a vectorised pass
+            pair = sim[m].take(pos)
+            pair *= np.minimum(shares, w)
+            cover = pair.sum(axis=0)
+            np.minimum(cover, w, out=cover)
+            score += cover
+        return score
+
+    def exact_scores(
+        self, colours: Sequence[MoodColour], rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact 0-100 scores of the rows, with each pair's points (n, K, M) and ΔE00 (n, K, M)."""
+        mood = np.array([c.lab for c in colours], dtype=np.float64)
+        weights = _weights(colours)
+        delta_e = ciede2000(self.lab[rows].astype(np.float64)[:, :, None, :], mood[None, None, :, :])
+        pair = np.exp(-delta_e / SIMILARITY_SCALE) * np.minimum(self.shares[:, rows].T[:, :, None], weights)
+        cover = pair.sum(axis=1)  # (n, M)
+        capped = np.minimum(cover, weights)
+        # Each pair's points: its part of its mood colour's capped coverage, scaled to 0-100.
+        scale = np.divide(capped, cover, out=np.zeros_like(cover), where=cover > 0)
+        points = 100 * pair * scale[:, None, :]
+        return 100 * capped.sum(axis=1), points, delta_e
+
+    def rank(
+        self,
+        colours: Sequence[MoodColour],
+        genres: Collection[str] | None,
+        top_n: int = 10,
+        exhaustive: bool = False,
+    ) -> list[Ranked]:
+        """The top_n movies in the genres for the mood colours, best first (see the module docstring)."""
+        if top_n < 1:
+            raise ValueError(f"top_n must be at least 1 (got {top_n})")
+        if not colours:
+            raise ValueError("no mood colours to rank by")
+        rows = self.candidates(genres)
+        if rows.size == 0:
+            return []
+        shortlist = max(SHORTLIST_MIN, SHORTLIST_PER_PICK * top_n)
+        if not exhaustive and rows.size > shortlist:
+            coarse = self.coarse_scores(colours, rows)
+            rows = rows[np.argpartition(-coarse, shortlist - 1)[:shortlist]]
+        scores, points, delta_e = self.exact_scores(colours, rows)
+        shown = np.round(scores, 1)
+        order = np.lexsort((self.ids[rows], -self.votes[rows], -self.popularity[rows], -shown))[:top_n]
+        out = []
+        for i in order:
+            row = int(rows[i])
+            out.append(
+                Ranked(
+                    tmdb_id=int(self.ids[row]),
+                    score=float(shown[i]),
+                    matches=_matches(points[i], delta_e[i], self.shares[:, row]),
+                    poster_rgb=tuple(
+                        (int(r), int(g), int(b))
+                        for (r, g, b), share in zip(self.rgb[row], self.shares[:, row], strict=True)
+                        if share > 0
+                    ),
+                )
+            )
+        return out
+
+
+def _weights(colours: Sequence[MoodColour]) -> np.ndarray:
+    w = np.array([c.weight for c in colours], dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("mood colour weights must be non-negative and sum to more than 0")
+    return w / w.sum()
+
+
+def _matches(points: np.ndarray, delta_e: np.ndarray, shares: np.ndarray) -> tuple[ColourMatch, ...]:
+    """Pairs by points, best first, each mood colour and poster colour used once."""
+    out = []
+    used_m: set[int] = set()
+    used_p: set[int] = set()
+    for flat in np.argsort(-points, axis=None, kind="stable"):
+        p, m = np.unravel_index(flat, points.shape)
+        if shares[p] <= 0 or m in used_m or p in used_p:
+            continue
+        used_m.add(int(m))
+        used_p.add(int(p))
+        out.append(ColourMatch(int(m), int(p), float(delta_e[p, m]), float(shares[p]), float(points[p, m])))
+    return tuple(out)
+
+
+def _clean_palette(palette: Any) -> list[tuple[tuple[int, int, int], float]] | None:
+    """[(rgb, share)] normalised to shares summing to 1, most dominant first; None if unusable."""
+    if not isinstance(palette, list) or not palette:
+        return None
+    out = []
+    for colour in palette[:MAX_PALETTE]:
+        if not isinstance(colour, Mapping):
+            return None
+        share = colour.get("share")
+        rgb = colour.get("rgb")
+        if rgb is None and colour.get("lab") is not None:
+            try:
+                rgb = [int(v) for v in lab_to_srgb(colour["lab"])]
+            except (TypeError, ValueError):
+                return None
+        if (
+            not isinstance(rgb, list | tuple)
+            or len(rgb) != 3
+            or not all(isinstance(v, int | float) and 0 <= v <= 255 for v in rgb)
+            or not isinstance(share, int | float)
+            or not math.isfinite(share)
+            or share < 0
+        ):
+            return None
+        out.append(((round(rgb[0]), round(rgb[1]), round(rgb[2])), float(share)))
+    total = sum(s for _, s in out)
+    if total <= 0:
+        return None
+    out.sort(key=lambda c: -c[1])
+    return [(rgb, s / total) for rgb, s in out]
+
+
+def _hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _closeness(delta_e: float) -> str:
+    if delta_e < 5:
+        return "matches"
+    if delta_e < 12:
+        return "is close to"
+    if delta_e < 25:
+        return "echoes"
+    return "is the nearest it has to"
+
+
+def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2) -> str:
+    """Which mood colour met which poster colour, in words, e.g.
+    "Its yellow (#f2c230, 34% of the poster) matches your sunny yellow for Happy (ΔE00 3.1)."
+
+    The primary emotion's best match comes first (it is what the mood is about), then the next best.
+    """
+    primary = colours[0].emotion if colours else None
+    lead = [m for m in ranked.matches if colours[m.mood_index].emotion == primary][:1]
+    chosen = lead + [m for m in ranked.matches if m not in lead][: clauses - len(lead)]
+    parts = []
+    for match in chosen:
+        colour = colours[match.mood_index]
+        rgb = ranked.poster_rgb[match.poster_index]
+        name = basic_colour_name(srgb_to_lab(rgb))
+        parts.append(
+            f"its {name} ({_hex(rgb)}, {match.share:.0%} of the poster) {_closeness(match.delta_e)} "
+            f"your {colour.name} for {emotion_label(colour.emotion)} (ΔE00 {match.delta_e:.1f})"
+        )
+    if not parts:
+        return "No poster colour is near your mood colours."
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+def poster_url(doc: Mapping[str, Any]) -> str | None:
+    path = doc.get("poster_path")
+    if isinstance(path, str) and path.startswith("/"):
+        return POSTER_IMAGE_BASE + path
+    url = doc.get("poster_url")
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+
+def recommendation(doc: Mapping[str, Any], ranked: Ranked, colours: Sequence[MoodColour]) -> Recommendation:
+    watcha = doc.get("watcha")
+    watcha_url = watcha.get("url") if isinstance(watcha, Mapping) else None
+    return Recommendation(
+        tmdb_id=ranked.tmdb_id,
+        title=str(doc.get("title") or doc.get("original_title") or f"TMDB {ranked.tmdb_id}"),
+        title_ko=doc.get("title_ko"),
+        year=doc.get("year"),
+        genres=tuple(doc.get("genres") or ()),
+        score=ranked.score,
+        reason=reason_text(ranked, colours),
+        popularity=float(doc.get("popularity") or 0.0),
+        vote_count=int(doc.get("vote_count") or 0),
+        vote_average=float(doc.get("vote_average") or 0.0),
+        poster_url=poster_url(doc),
+        tmdb_url=TMDB_MOVIE_URL.format(ranked.tmdb_id),
+        watcha_url=watcha_url if isinstance(watcha_url, str) and watcha_url else None,
+        palette=tuple(_hex(rgb) for rgb in ranked.poster_rgb),
+    )
+
+
+class Recommender:
+    """Keeps a PaletteIndex of the store's catalogue up to date and turns moods into picks."""
+
+    def __init__(self, store: Store, settings: RecommenderSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.index: PaletteIndex | None = None
+        self.version: int | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> bool:
+        """Rebuild the index when the catalogue version changed (or on first use); True if rebuilt."""
+        async with self._lock:
+            version = await self.store.catalogue_version()
+            if self.index is not None and version == self.version:
+                return False
+            # Read the version before the movies: a change in between only causes one more rebuild.
+            cursor = self.store.movies.find({"palette.0": {"$exists": True}}, _INDEX_FIELDS)
+            docs = [d async for d in cursor]
+            self.index = await asyncio.to_thread(PaletteIndex.build, docs)
+            self.version = version
+            log.info("palette index: %d movies (catalogue version %d)", len(self.index), version)
+            return True
+
+    async def recommend(
+        self, emotion: EmotionResult, top_n: int | None = None
+    ) -> tuple[tuple[MoodColour, ...], list[Recommendation]]:
+        """The mood's colours and the top_n (default: settings.top_n) movies for them, best first."""
+        n = self.settings.top_n if top_n is None else top_n
+        if not 1 <= n <= 100:
+            raise ValueError(f"top_n must be between 1 and 100 (got {n})")
+        colours = mood_colours(emotion, self.settings.primary_weight)
+        await self.refresh()
+        index = self.index
+        assert index is not None
+        ranked = await asyncio.to_thread(index.rank, colours, mood_genres(emotion), n)
+        if not ranked:
+            return colours, []
+        ids = [r.tmdb_id for r in ranked]
+        cursor = self.store.movies.find({"tmdb_id": {"$in": ids}}, _DISPLAY_FIELDS)
+        docs = {d["tmdb_id"]: d async for d in cursor}
+        # A movie deleted since the index was built is simply left out.
+        return colours, [recommendation(docs[r.tmdb_id], r, colours) for r in ranked if r.tmdb_id in docs]
