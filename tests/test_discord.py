@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class World:
     bot: MoodReelBot | None = None
     task: asyncio.Task[None] | None = None
 
-    async def start_bot(self, services: Any = None) -> MoodReelBot:
+    async def start_bot(self, services: Any = None, **options: Any) -> MoodReelBot:
         """`start_discord` as `moodreel serve` runs it, until `stop_bot` cancels it."""
         started: list[MoodReelBot] = []
         self.task = asyncio.create_task(
@@ -62,6 +63,7 @@ class World:
                 gateway_url=self.standin.gateway_url,
                 on_started=started.append,
                 guild_ready_timeout=0.1,
+                **options,
             )
         )
         while not started:
@@ -215,6 +217,38 @@ async def test_moodreel_answers_privately_with_a_valid_session_link(world: World
         "deliver": "channel",
         "application_id": str(world.standin.application_id),
     }
+
+
+async def test_links_and_interaction_tokens_stay_out_of_debug_logs(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await world.start_bot()
+    call, _ = await run_moodreel(world, world.alice)
+    link_token = token_of(link_button(call.payload["data"])["url"])
+    interaction_token = call.path.split("/")[3]
+    assert caplog.records, "debug logging was on"
+    assert link_token not in caplog.text and interaction_token not in caplog.text
+    assert TOKEN not in caplog.text
+
+
+async def test_a_slow_start_defers_within_the_window_then_edits_in_the_link(world: World) -> None:
+    # A budget of 0 s stands for a database slower than Discord's 3-second window.
+    await world.start_bot(reply_budget=0.0)
+    before = len(world.standin.calls)
+    inter = await world.standin.slash_command(world.alice)
+    deferred = await world.standin.wait_for_call("POST", f"/interactions/{inter.id}/", after=before)
+    assert deferred.payload == {"type": 5, "data": {"flags": 64}}, "an ephemeral 'thinking…' first"
+    edit = await world.standin.wait_for_call(
+        "PATCH", f"/webhooks/{world.standin.application_id}/", after=before
+    )
+    assert edit.path.endswith(f"/{inter.token}/messages/@original")
+    url = link_button(edit.payload)["url"]
+    session_id = world.services.sessions.verify_token(token_of(url))
+    assert "🔒" in edit.payload["content"]
+    original = world.standin.messages[inter.original_id]  # type: ignore[index]
+    assert original["flags"] & 64 and link_button(original)["url"] == url
+    assert session_id in world.bot.pending  # type: ignore[union-attr]
 
 
 async def test_korean_users_get_korean(world: World) -> None:

@@ -6,6 +6,7 @@ the task closes the connection cleanly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,15 @@ class DiscordConfigError(RuntimeError):
     """The bot cannot start as configured; the message says what to fix."""
 
 
+def _quiet_payload_logs() -> None:
+    """discord.py logs whole payloads at DEBUG: session links and interaction tokens would end up in
+    the log with `moodreel -v`. Keep those loggers at INFO unless someone set them explicitly."""
+    for name in ("discord.http", "discord.gateway", "discord.webhook.async_"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+
 async def start_discord(
     services: DiscordServices,
     *,
@@ -47,6 +57,7 @@ async def start_discord(
     if not token:
         raise DiscordConfigError("DISCORD_TOKEN is not set: copy the bot token from the Developer Portal")
     use_endpoints(api_base, gateway_url)
+    _quiet_payload_logs()
     bot = MoodReelBot(services, **client_options)
     if on_started is not None:
         on_started(bot)

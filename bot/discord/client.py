@@ -79,7 +79,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 class MoodReelBot(discord.Client):
-    def __init__(self, services: DiscordServices, **options: Any) -> None:
+    def __init__(
+        self, services: DiscordServices, *, reply_budget: float = REPLY_BUDGET_S, **options: Any
+    ) -> None:
         # No privileged intents: slash commands and buttons arrive as interactions anyway; the
         # guilds intent keeps channels cached so results can go to threads and channels alike.
         intents = discord.Intents.none()
@@ -87,6 +89,7 @@ class MoodReelBot(discord.Client):
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         super().__init__(intents=intents, **options)
         self.services = services
+        self.reply_budget = reply_budget
         self.settings = services.settings
         self.sessions = services.sessions
         self.tree = app_commands.CommandTree(self)
@@ -187,7 +190,7 @@ class MoodReelBot(discord.Client):
             extra=extra,
         )
         creating = asyncio.ensure_future(self.sessions.create(origin))
-        done, _ = await asyncio.wait({creating}, timeout=REPLY_BUDGET_S)
+        done, _ = await asyncio.wait({creating}, timeout=self.reply_budget)
         if not done:  # a slow database must not cost us Discord's 3-second window
             await interaction.response.defer(ephemeral=True, thinking=True)
         try:

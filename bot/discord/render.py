@@ -165,11 +165,12 @@ def poster_card_png(rec: Recommendation) -> bytes:
     image = Image.new("RGB", POSTER_SIZE, (40, 40, 48))
     draw = ImageDraw.Draw(image)
     colours = [c for c in rec.palette if isinstance(c, str) and len(c.lstrip("#")) == 6] or ["#5865f2"]
-    band = height / len(colours)
+    caption = 120  # the dark box at the bottom that holds the title
+    band = (height - caption) / len(colours)
     for i, hex_colour in enumerate(colours):
         rgb = tuple(int(hex_colour.lstrip("#")[j : j + 2], 16) for j in (0, 2, 4))
         draw.rectangle((0, round(i * band), width, round((i + 1) * band)), fill=rgb)
-    draw.rectangle((0, height - 120, width, height), fill=(20, 20, 24))
+    draw.rectangle((0, height - caption, width, height), fill=(20, 20, 24))
     title_font = ImageFont.load_default(size=24)
     small_font = ImageFont.load_default(size=16)
     # The bundled font has no Hangul, so the card names the movie by its English title.
