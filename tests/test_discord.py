@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.discord import DiscordConfigError, MoodReelBot, start_discord
+from bot.discord.texts import TEXTS, lang_of
 from core.colour_psychology import emotion_from_names, mood_colours
 from core.config import Settings
 from core.emotions import EMOTION_LABELS
@@ -141,6 +142,11 @@ async def test_standin_replies_with_exactly_application_json(world: World) -> No
             assert (await r.json())["id"] == str(world.standin.application_id)
         async with http.get(me, headers={"Authorization": "Bot wrong"}) as r:
             assert r.status == 401 and r.headers["Content-Type"] == "application/json"
+
+
+def test_every_text_exists_in_both_languages() -> None:
+    assert set(TEXTS["en"]) == set(TEXTS["ko"])
+    assert lang_of("ko") == "ko" and lang_of("en-US") == "en" and lang_of("ja") == "en"
 
 
 # --- start-up: login, command sync, gateway -----------------------------------------------------

@@ -280,20 +280,17 @@ class MoodReelBot(discord.Client):
         if self.is_closed() or self.user is None:
             raise DiscordUnavailable("the Discord bot is not connected; the result waits for it")
         sid = result.session_id
-        lock = self._delivery_locks.setdefault(sid, asyncio.Lock())
-        try:
-            async with lock:
-                if sid in self._delivered:
-                    return  # the hook and the backlog raced; one post is enough
-                if not result.origin.get("user_id"):
-                    origin = await self.sessions.origin(sid)
-                    result = dataclasses.replace(result, origin={**origin.to_dict(), **result.origin})
-                await self._post_result(result, self._forget(sid))
-                self._delivered[sid] = None
-                while len(self._delivered) > 1000:
-                    self._delivered.popitem(last=False)
-        finally:
-            self._delivery_locks.pop(sid, None)
+        async with self._delivery_locks.setdefault(sid, asyncio.Lock()):
+            if sid in self._delivered:
+                return  # the hook and the backlog raced; one post is enough
+            if not result.origin.get("user_id"):
+                origin = await self.sessions.origin(sid)
+                result = dataclasses.replace(result, origin={**origin.to_dict(), **result.origin})
+            await self._post_result(result, self._forget(sid))
+            self._delivered[sid] = None
+            while len(self._delivered) > 1000:
+                self._delivered.popitem(last=False)
+        self._delivery_locks.pop(sid, None)  # kept after a failure, so retries queue behind each other
 
     async def _render(self, result: MoodResult, lang: str) -> tuple[bytes, ResultPage]:
         from core.mood_card import render_mood_card
