@@ -41,7 +41,7 @@ from bot.mattermost.texts import (
     unknown_word_text,
 )
 from core.config import Settings
-from core.results import MoodResult
+from core.results import MoodResult, Recommendation
 from core.sessions import SessionError, SessionOrigin, SessionService
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class MattermostAdapter:
         self.lookup_client = lookup_client or MattermostClient(self.mm, timeout=LOCALE_LOOKUP_SECONDS + 1)
         self.signer = ContextSigner(settings.secret)
         self.actions_url = f"{settings.server.base_url}{ACTIONS_PATH}"
+        posters = settings.resolve(settings.catalogue.posters_dir) if settings.catalogue.posters_dir else None
+        self._posters = posters if posters is not None and posters.is_dir() else None
         self._locales: dict[str, tuple[str, float]] = {}
         self._in_flight: set[str] = set()
         self._set_aside: set[str] = set()
@@ -169,6 +171,14 @@ class MattermostAdapter:
         self._locales[user_id] = (locale, now)
         return locale
 
+    def poster_for(self, rec: Recommendation) -> str | None:
+        """The poster's URL; without a TMDB one, MoodReel's own /posters/ copy when it has the file."""
+        if rec.poster_url:
+            return rec.poster_url
+        if self._posters is not None and (self._posters / f"{rec.tmdb_id}.jpg").is_file():
+            return f"{self.settings.server.base_url}/posters/{rec.tmdb_id}.jpg"
+        return None
+
     # --- buttons --------------------------------------------------------------------------------
 
     async def handle_action(self, request: web.Request) -> web.Response:
@@ -190,7 +200,7 @@ class MattermostAdapter:
         if not result.recommendations:
             return json_response({"ephemeral_text": stale_button_text(page.locale)})
         update = result_post(
-            result, "", page.locale, page.file_ids, self.signer, self.actions_url, index=page.index
+            result, "", page.locale, page.file_ids, self.signer, self.actions_url, page.index, self.poster_for
         )
         return json_response({"update": update})
 
@@ -207,7 +217,14 @@ class MattermostAdapter:
             png = await asyncio.to_thread(_render_card, result, origin.locale)
             file_id = await self.client.upload_png(origin.channel_id, f"moodreel-{origin.locale}.png", png)
             post = result_post(
-                result, origin.channel_id, origin.locale, (file_id,), self.signer, self.actions_url
+                result,
+                origin.channel_id,
+                origin.locale,
+                (file_id,),
+                self.signer,
+                self.actions_url,
+                0,
+                self.poster_for,
             )
             created = await self.client.create_post(post)
             log.info("Mattermost: posted session %s as post %s", result.session_id, created.get("id", "?"))

@@ -6,15 +6,23 @@ Formats: Mattermost message attachments (Slack-compatible) with interactive butt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.mattermost.signing import ContextSigner, PageContext
 from bot.mattermost.texts import GENRES_KO, LABELS
+from core.colour_psychology import colour_name
 from core.emotions import EMOTION_LABELS
 from core.results import MoodResult, Recommendation
 
 ACTIONS_PATH = "/mattermost/actions"
 FALLBACK_COLOUR = "#7a7a7a"
+
+PosterFor = Callable[[Recommendation], str | None]
+
+
+def _poster_url(rec: Recommendation) -> str | None:
+    return rec.poster_url
 
 
 def summary_message(result: MoodResult, locale: str) -> str:
@@ -38,7 +46,7 @@ def summary_message(result: MoodResult, locale: str) -> str:
     if f"method_{emo.method}" in words:
         lines.append(f"_{words[f'method_{emo.method}']}_")
     if result.colours:
-        swatches = " · ".join(f"`{c.hex}` {c.name}" for c in result.colours)
+        swatches = " · ".join(f"`{c.hex}` {colour_name(c, locale)}" for c in result.colours)
         lines.append(f"{words['colours']}: {swatches}")
     lines.append(words["picks"] if result.recommendations else words["no_picks"])
     return "\n".join(line for line in lines if line)
@@ -62,6 +70,7 @@ def carousel_attachment(
     file_ids: tuple[str, ...],
     signer: ContextSigner,
     actions_url: str,
+    poster_for: PosterFor = _poster_url,
 ) -> dict[str, Any]:
     """The attachment for movie `index` (wrapping around), with ◀ ▶ buttons when there is more than one."""
     recs = result.recommendations
@@ -84,8 +93,9 @@ def carousel_attachment(
     link = rec.watcha_url or rec.tmdb_url
     if link:
         attachment["title_link"] = link
-    if rec.poster_url:
-        attachment["image_url"] = rec.poster_url
+    image = poster_for(rec)
+    if image:
+        attachment["image_url"] = image
     if len(recs) > 1:
         attachment["actions"] = [
             _button(
@@ -117,6 +127,7 @@ def result_post(
     signer: ContextSigner,
     actions_url: str,
     index: int = 0,
+    poster_for: PosterFor = _poster_url,
 ) -> dict[str, Any]:
     """The body of POST /api/v4/posts (or, without channel_id, of an interactive `update`)."""
     post: dict[str, Any] = {
@@ -124,7 +135,7 @@ def result_post(
         "file_ids": list(file_ids),
         "props": {
             "attachments": (
-                [carousel_attachment(result, index, locale, file_ids, signer, actions_url)]
+                [carousel_attachment(result, index, locale, file_ids, signer, actions_url, poster_for)]
                 if result.recommendations
                 else []
             )
