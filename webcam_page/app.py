@@ -197,6 +197,10 @@ async def poster(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     pool = request.app[SERVICES].pool
     return web.json_response({"ok": True, "sockets": len(request.app[SOCKETS]), "pool": pool.stats.as_dict()})
@@ -226,5 +230,6 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/s/{token}/ws", session_socket)
     app.router.add_get("/posters/{name}", poster)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app

@@ -63,6 +63,7 @@ def refusal(request: web.Request, kind: str, status: int) -> web.Response:
 <html lang="{locale}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · MoodReel</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/app.css"></head>
 <body><main class="card refusal" data-refusal="{kind}">
 <h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>
