@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.discord import DiscordConfigError, MoodReelBot, start_discord
+from bot.discord.render import summary_embed
 from bot.discord.texts import TEXTS, lang_of
 from core.colour_psychology import emotion_from_names, mood_colours
 from core.config import Settings
@@ -432,6 +433,17 @@ async def test_full_flow_posts_summary_card_and_carousel_and_pages(world: World)
     kept = world.standin.messages[message_id]
     assert movie_title(kept) == f"{recs[3].title} ({recs[3].year})"
     assert components(kept)[0][2]["disabled"] is True, "▶ is off on the last page"
+
+
+def test_a_declared_feeling_is_described_as_the_users_pick() -> None:
+    emotion = emotion_from_names("happy", ("surprise", "neutral"))
+    assert emotion.method == "declared"
+    result = MoodResult("s", emotion, mood_colours(emotion), (), {"user_id": "1", "locale": "en"})
+    embed = summary_embed(result, "en")
+    values = [f.value for f in embed.fields]
+    assert values[:3] == ["the feeling you picked", *["a feeling that often comes with it"] * 2]
+    assert embed.footer.text and "the feeling you picked" in embed.footer.text
+    assert embed.title == "How you feel: Happy"
 
 
 async def test_korean_result(world: World) -> None:

@@ -77,8 +77,10 @@ def emotion_line(result: MoodResult, emotion: str, lang: str, primary: bool) -> 
     """One emotion in plain words: its change since the baseline and how sure we are."""
     emo = result.emotion
     score = next((s for s in emo.scores if s.emotion == emotion), None)
-    if emo.method == "declared" or score is None:
+    if emo.method == "declared":
         return text(lang, "declared_primary" if primary else "declared_secondary")
+    if score is None:
+        return text(lang, "no_score")
     parts = [_change(lang, score)]
     if emo.method == "levels":
         parts.insert(0, text(lang, "level", level=round(score.stimulus_mean * 100)))

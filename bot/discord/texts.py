@@ -42,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "sure_unclear": "hard to tell",
         "declared_primary": "the feeling you picked",
         "declared_secondary": "a feeling that often comes with it",
+        "no_score": "no separate reading for this one",
         "method_change": "Read from how your face changed between the calm baseline and the clip "
         "({baseline} + {stimulus} face frames, Welch's t-test).",
         "method_levels": "Nothing changed clearly between the phases, so this is read from your levels "
@@ -92,6 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "sure_unclear": "확실하지 않아요",
         "declared_primary": "직접 고른 기분",
         "declared_secondary": "흔히 함께 오는 기분",
+        "no_score": "따로 측정한 값이 없어요",
         "method_change": "차분한 기준 구간과 영상 구간 사이에 얼굴이 어떻게 달라졌는지로 읽었어요 "
         "(얼굴 프레임 {baseline} + {stimulus}개, Welch t-검정).",
         "method_levels": "두 구간 사이에 뚜렷한 변화가 없어서 영상 구간의 수준으로 읽었어요 "
