@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mattermostdriver import Driver
 
 from bench.face_frames import face_frames
-from bot.mattermost import ACTIONS_PATH, COMMAND_PATH, setup_mattermost
+from bot.mattermost import ACTIONS_PATH, COMMAND_PATH, MATTERMOST_ADAPTER, MattermostAdapter, setup_mattermost
 from bot.mattermost.client import driver_options
 from bot.mattermost.messages import result_post
 from bot.mattermost.signing import BadContext, ContextSigner, PageContext
@@ -57,6 +57,7 @@ class World:
     minji: User
     channel: Channel
     http: aiohttp.ClientSession
+    adapter: MattermostAdapter
 
     @property
     def base(self) -> str:
@@ -116,7 +117,7 @@ async def world(store: Store, settings: Settings) -> AsyncIterator[World]:
         await web.TCPSite(runner, "127.0.0.1", settings.server.port).start()
         async with aiohttp.ClientSession() as http:
             try:
-                yield World(settings, services, standin, alice, minji, channel, http)
+                yield World(settings, services, standin, alice, minji, channel, http, app[MATTERMOST_ADAPTER])
             finally:
                 await runner.cleanup()
                 await standin.stop()
@@ -507,3 +508,18 @@ def test_carousel_with_one_movie_or_none() -> None:
     none = result_post(MoodResult("s2", emotion, (), ()), "c1", "en", ("f2",), SIGNER, "http://x")
     assert none["props"]["attachments"] == [] and "No movie in the catalogue" in none["message"]
     assert none["message"].startswith("#### Your mood: **Happy 90%**, with Surprised 40% and Calm 20%")
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_set_aside(world: World) -> None:
+    """Mattermost answers 403 (the bot is not a member): retrying cannot help, so it stops trying."""
+    world.channel = world.standin.add_channel("private")
+    world.standin.channels.pop(world.channel.id)  # the bot was never added to it
+    session_id = await _link_session(world, world.alice)
+    await _complete(world, session_id, "happy", ("surprise", "neutral"))
+    assert not (await world.services.sessions.get(session_id) or {}).get("delivered")
+    await world.adapter.retry_undelivered()
+    uploads = world.standin.log.count(("POST", "/api/v4/files"))
+    await world.adapter.retry_undelivered()
+    assert world.standin.log.count(("POST", "/api/v4/files")) == uploads and world.standin.posts == {}
+    doc = await world.services.sessions.get(session_id)
+    assert doc is not None and doc["state"] == "analysed"  # kept, not lost: a restart tries again

@@ -95,6 +95,9 @@ class MattermostAdapter:
         self._posters = posters if posters is not None and posters.is_dir() else None
         self._locales: dict[str, tuple[str, float]] = {}
         self._in_flight: set[str] = set()
+        # Posted by this process but maybe not yet marked delivered (SessionService marks it after the
+        # hook returns): the retry pass must not post those again.
+        self._posted: set[str] = set()
         self._set_aside: set[str] = set()
         self._down_logged = False
 
@@ -199,7 +202,7 @@ class MattermostAdapter:
         result = _with_origin(MoodResult.from_dict(doc["result"]), doc.get("origin") or {})
         if not result.recommendations:
             return json_response({"ephemeral_text": stale_button_text(page.locale)})
-        update = result_post(
+        update = result_post(  # no channel_id: an update body
             result, "", page.locale, page.file_ids, self.signer, self.actions_url, page.index, self.poster_for
         )
         return json_response({"update": update})
@@ -223,10 +226,10 @@ class MattermostAdapter:
                 (file_id,),
                 self.signer,
                 self.actions_url,
-                0,
-                self.poster_for,
+                poster_for=self.poster_for,
             )
             created = await self.client.create_post(post)
+            self._posted.add(result.session_id)
             log.info("Mattermost: posted session %s as post %s", result.session_id, created.get("id", "?"))
             self._down_logged = False
         finally:
@@ -242,9 +245,14 @@ class MattermostAdapter:
     async def retry_undelivered(self) -> int:
         """Deliver results that missed their hook; stops at the first sign Mattermost is still down."""
         delivered = 0
-        for result in await self.sessions.undelivered(PLATFORM):
+        waiting = await self.sessions.undelivered(PLATFORM)
+        self._posted &= {r.session_id for r in waiting}  # the rest are marked delivered: forget them
+        for result in waiting:
             sid = result.session_id
             if sid in self._in_flight or sid in self._set_aside:
+                continue
+            if sid in self._posted:
+                await self.sessions.mark_delivered(sid)
                 continue
             try:
                 await self.deliver(result)
