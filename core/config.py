@@ -150,6 +150,12 @@ class MattermostSettings:
         _check(self.scheme in ("http", "https"), "mattermost.scheme", "must be http or https", self.scheme)
         _check(self.locale in ("en", "ko"), "mattermost.locale", "must be 'en' or 'ko'", self.locale)
         _check(1 <= self.port <= 65535, "mattermost.port", "must be between 1 and 65535", self.port)
+        _check(
+            self.deliver_retry_seconds > 0,
+            "mattermost.deliver_retry_seconds",
+            "must be positive",
+            self.deliver_retry_seconds,
+        )
 
     @property
     def enabled(self) -> bool:
