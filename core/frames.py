@@ -1,0 +1,268 @@
+"""Webcam frames to emotion probabilities: decode, find the face, crop, classify in batches.
+
+Speed comes from three things the original pipeline did not do: the Haar cascade runs on a frame
+downscaled to `detect_width` pixels, only every `detect_every` frames (a stream's FaceTracker keeps
+the box in between), and the network is frozen TorchScript in channels-last layout, fed every
+waiting face in one forward pass. Frames stay in memory only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.net import EMOTIONS, INPUT_SIZE, normalise
+from models.weights import DEFAULT_WEIGHTS, load_model
+
+CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+SCALE_FACTOR = 1.1  # finer than the original's 1.3: the downscaled frame is cheap to scan
+MIN_NEIGHBORS = 4
+MIN_FACE = 24  # pixels at detection scale; the cascade's own window size
+MAX_PIXELS = 4096 * 4096  # a small JPEG can declare a huge image; refuse it before decoding
+
+Box = tuple[int, int, int, int]  # x, y, width, height in full-frame pixels
+
+
+class BadFrame(ValueError):
+    """A frame that is not a decodable JPEG; `index` is its position in the batch."""
+
+    def __init__(self, message: str, index: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """One frame's result: 7 probabilities in EMOTIONS order and the face box, or None for no face."""
+
+    probs: tuple[float, ...] | None
+    box: Box | None
+    detected: bool = False  # the detector ran on this frame (False: the tracked box was reused)
+
+    @property
+    def face(self) -> bool:
+        return self.probs is not None
+
+    @property
+    def top(self) -> str | None:
+        """The most likely emotion, or None without a face."""
+        return None if self.probs is None else EMOTIONS[int(np.argmax(self.probs))]
+
+
+class FaceTracker:
+    """Per-stream state: the last face box and how many frames ago the detector found it."""
+
+    def __init__(self) -> None:
+        self.box: Box | None = None
+        self.frame_size: tuple[int, int] | None = None  # (width, height) the box belongs to
+        self.frames = 0  # frames analysed on this stream
+        self.since_detect = 0  # frames since the detector last ran
+        self.lock = threading.Lock()  # one stream's frames are analysed in order
+
+    def needs_detection(self, frame_size: tuple[int, int], detect_every: int) -> bool:
+        return self.box is None or self.frame_size != frame_size or self.since_detect >= detect_every
+
+    def reset(self) -> None:
+        self.box, self.frame_size, self.since_detect = None, None, 0
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's frame header, without decoding; ValueError if it is not a JPEG."""
+    if len(data) < 4 or data[:3] != b"\xff\xd8\xff":
+        raise ValueError("not a JPEG image (no JPEG start marker)")
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise ValueError("not a decodable JPEG image (corrupt marker structure)")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        # SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC), carry the frame size.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > n:
+                break
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            if width == 0 or height == 0:
+                raise ValueError("not a decodable JPEG image (zero size)")
+            return width, height
+        if marker == 0xDA:  # start of scan before any frame header
+            break
+        i += 2 + length
+    raise ValueError("not a decodable JPEG image (no frame header)")
+
+
+def decode_grey(data: bytes) -> np.ndarray:
+    """A JPEG's pixels as grey uint8, or ValueError for anything else (including oversized images)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ValueError(f"a frame must be JPEG bytes, not {type(data).__name__}")
+    data = bytes(data)
+    width, height = jpeg_size(data)
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"JPEG of {width}x{height} pixels is larger than allowed")
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise ValueError("not a decodable JPEG image")
+    return grey
+
+
+def crop_face(grey: np.ndarray, box: Box, margin: float) -> np.ndarray:
+    """A 48x48 square around `box`, grown by `margin` of its side on every edge, padded at the frame edge."""
+    x, y, w, h = box
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    x1, y1 = x0 + round(side), y0 + round(side)
+    fh, fw = grey.shape
+    patch = grey[max(0, y0) : min(fh, y1), max(0, x0) : min(fw, x1)]
+    pads = (max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw))
+    if any(pads):
+        patch = cv2.copyMakeBorder(patch, *pads, cv2.BORDER_REPLICATE)
+    return cv2.resize(patch, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+
+
+class FrameAnalyser:
+    """Emotion probabilities for webcam frames; one instance serves many streams and threads.
+
+    `threads` sets torch's and OpenCV's thread counts for the whole process: give each analysis
+    worker one thread so that several workers do not fight over the cores.
+    """
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        detect_every: int = 3,
+        detect_width: int = 160,
+        threads: int = 1,
+        *,
+        margin: float = 0.0,
+        optimise: bool = True,
+    ) -> None:
+        if detect_every < 1:
+            raise ValueError("detect_every must be at least 1")
+        if detect_width < 64:
+            raise ValueError("detect_width must be at least 64 pixels")
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        path = Path(weights) if weights else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(f"emotion model weights not found at {path}")
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        self.detect_every, self.detect_width, self.margin = detect_every, detect_width, margin
+        self.weights = path
+        self._model = self._prepare(load_model(path), optimise)
+        self._local = threading.local()  # a cascade per thread: detectMultiScale keeps scratch state
+
+    @staticmethod
+    def _prepare(model: torch.nn.Module, optimise: bool) -> torch.nn.Module:
+        if not optimise:
+            return model
+        # Frozen TorchScript folds batch norm into the convolutions; channels-last suits oneDNN.
+        model = model.to(memory_format=torch.channels_last)
+        example = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return torch.jit.freeze(torch.jit.trace(model, example))
+
+    def _cascade(self) -> cv2.CascadeClassifier:
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            cascade = cv2.CascadeClassifier(str(CASCADE))
+            if cascade.empty():
+                raise RuntimeError(f"could not load the Haar cascade {CASCADE}")
+            self._local.cascade = cascade
+        return cascade
+
+    def detect(self, grey: np.ndarray) -> Box | None:
+        """The largest face in a grey frame, found on a copy downscaled to `detect_width`."""
+        h, w = grey.shape
+        scale = min(1.0, self.detect_width / w)
+        small = grey
+        if scale < 1.0:
+            size = (self.detect_width, max(1, round(h * scale)))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        found = self._cascade().detectMultiScale(
+            small, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS, minSize=(MIN_FACE, MIN_FACE)
+        )
+        if len(found) == 0:
+            return None
+        x, y, bw, bh = max(found, key=lambda f: int(f[2]) * int(f[3]))
+        return round(x / scale), round(y / scale), round(bw / scale), round(bh / scale)
+
+    def _locate(self, grey: np.ndarray, tracker: FaceTracker | None) -> tuple[Box | None, bool]:
+        size = (grey.shape[1], grey.shape[0])
+        if tracker is None:
+            return self.detect(grey), True
+        tracker.frames += 1
+        if not tracker.needs_detection(size, self.detect_every):
+            tracker.since_detect += 1
+            return tracker.box, False
+        box = self.detect(grey)
+        tracker.box, tracker.frame_size, tracker.since_detect = box, size, 1
+        return box, True
+
+    def classify_faces(self, faces: np.ndarray) -> np.ndarray:
+        """(N, 48, 48) uint8 grey faces -> (N, 7) float32 probabilities, one forward pass."""
+        faces = np.asarray(faces)
+        if faces.ndim != 3 or faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE) or faces.dtype != np.uint8:
+            raise ValueError(f"faces must be uint8 of shape (N, 48, 48), got {faces.dtype} {faces.shape}")
+        if len(faces) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        x = normalise(torch.from_numpy(np.ascontiguousarray(faces)))
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return torch.softmax(self._model(x), dim=1).numpy()
+
+    def analyse(self, jpeg: bytes, tracker: FaceTracker | None = None) -> FrameScore:
+        """One frame; ValueError if it is not a decodable JPEG (the tracker is then left as it was)."""
+        return self.analyse_batch([(jpeg, tracker)])[0]
+
+    def analyse_batch(self, items: Sequence[tuple[bytes, FaceTracker | None]]) -> list[FrameScore]:
+        """Several frames (of one or many streams, in order) with one forward pass for all their faces.
+
+        Every frame is decoded before any tracker changes, so a bad frame raises BadFrame (a
+        ValueError whose `index` names it) and leaves all trackers as they were.
+        """
+        greys = []
+        for i, (jpeg, _) in enumerate(items):
+            try:
+                greys.append(decode_grey(jpeg))
+            except ValueError as exc:
+                raise BadFrame(f"frame {i + 1} of {len(items)}: {exc}", i) from None
+        return self.analyse_pixels(list(zip(greys, (t for _, t in items), strict=True)))
+
+    def analyse_pixels(self, items: Sequence[tuple[np.ndarray, FaceTracker | None]]) -> list[FrameScore]:
+        """Like analyse_batch, for frames already decoded to grey uint8 (H, W) arrays."""
+        for i, (grey, _) in enumerate(items):
+            if not isinstance(grey, np.ndarray) or grey.ndim != 2 or grey.dtype != np.uint8 or not grey.size:
+                raise BadFrame(f"frame {i + 1} of {len(items)}: expected a grey uint8 (H, W) array", i)
+        greys = [grey for grey, _ in items]
+        trackers = sorted({id(t): t for _, t in items if t is not None}.values(), key=id)
+        for t in trackers:  # a fixed order, so two threads sharing trackers cannot deadlock
+            t.lock.acquire()
+        try:
+            located = [self._locate(grey, tracker) for grey, (_, tracker) in zip(greys, items, strict=True)]
+        finally:
+            for t in trackers:
+                t.lock.release()
+        with_face = [i for i, (box, _) in enumerate(located) if box is not None]
+        faces = np.zeros((len(with_face), INPUT_SIZE, INPUT_SIZE), np.uint8)
+        for row, i in enumerate(with_face):
+            faces[row] = crop_face(greys[i], located[i][0], self.margin)  # type: ignore[arg-type]
+        probs = self.classify_faces(faces)
+        scores = [FrameScore(None, None, detected) for _, detected in located]
+        for row, i in enumerate(with_face):
+            box, detected = located[i]
+            scores[i] = FrameScore(tuple(float(p) for p in probs[row]), box, detected)
+        return scores
