@@ -115,7 +115,12 @@ def _tmdb(args: argparse.Namespace) -> int:
         fail("--concurrency must be 1 or more")
     if not settings.tmdb.api_key:
         fail("TMDB_API_KEY is not set: export a TMDB v3 API key or v4 read-access token")
-    return int(run_async(_run_tmdb, settings, args))
+    try:
+        return int(run_async(_run_tmdb, settings, args))
+    except KeyboardInterrupt:
+        print("moodreel: crawl interrupted; the pages done so far are saved: run the same command to resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
 
 
 async def _run_tmdb(settings: Settings, args: argparse.Namespace) -> int:
@@ -159,10 +164,9 @@ def _watcha(args: argparse.Namespace) -> int:
 
 
 async def _run_watcha(settings: Settings, args: argparse.Namespace) -> int:
+    from core.store import open_store
     from crawler.watcha import WatchaCrawler, WatchaError, review_report
     from crawler.watcha_mapping import MappingError
-
-    from core.store import open_store
 
     async with open_store(settings) as store:
         if args.review:
@@ -181,4 +185,4 @@ async def _run_watcha(settings: Settings, args: argparse.Namespace) -> int:
         except (WatchaError, MappingError) as exc:
             fail(str(exc))
     print("\n".join(summary.lines()))
-    return 0
+    return 1 if summary.aborted else 0

@@ -214,7 +214,7 @@ class TmdbCrawler:
         """TMDB's documented way to build image URLs: GET /configuration's secure_base_url."""
         try:
             images = (await client.configuration()).get("images") or {}
-        except TmdbError as exc:
+        except TmdbNotFound as exc:  # e.g. a proxy that only forwards the endpoints the crawl needs
             log.warning("using the configured image base: /configuration failed (%s)", exc)
             return self.tmdb.image_base
         base = str(images.get("secure_base_url") or images.get("base_url") or "").rstrip("/")

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 STATE_NAME = "watcha"
 MISMATCHES = "watcha_mismatches"
 MAX_REVIEWS = 8
+MAX_FAILURES_IN_A_ROW = 8  # this many failed movies in a row means Watcha is down or blocking us: stop
 ORIGINAL_TITLE_CHECKS = 2  # detail pages opened to compare original titles when search titles differ
 
 
@@ -58,6 +59,7 @@ class WatchaSummary:
     pages: int
     seconds: float
     failures: tuple[str, ...] = field(default=())
+    aborted: str | None = None
 
     def lines(self) -> list[str]:
         out = [
@@ -66,6 +68,8 @@ class WatchaSummary:
             f"{self.skipped} skipped by the mapping file, {self.failed} failed "
             f"({self.recovered} recovered on retry)",
         ]
+        if self.aborted:
+            out.append(f"  stopped early: {self.aborted}")
         if self.mismatched or self.failed:
             out.append("  see them with: moodreel crawl watcha --review")
         return out
@@ -82,6 +86,7 @@ class WatchaCrawler:
         retry_mismatches: bool = False,
         progress: bool = True,
         max_reviews: int = MAX_REVIEWS,
+        max_failures_in_a_row: int = MAX_FAILURES_IN_A_ROW,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -91,6 +96,7 @@ class WatchaCrawler:
         self.retry_mismatches = retry_mismatches
         self.progress = progress
         self.max_reviews = max_reviews
+        self.max_failures_in_a_row = max_failures_in_a_row
         self.mapping_path = settings.resolve(self.watcha.mapping_file)
         self.mismatches = store.db[MISMATCHES]
         self.state = CrawlState(store, STATE_NAME)
@@ -109,16 +115,28 @@ class WatchaCrawler:
         bar = tqdm(
             total=len(movies), desc="watcha", unit="movie", disable=not self.progress, dynamic_ncols=True
         )
+        aborted: str | None = None
+        processed = 0
         try:
             retry: list[dict[str, Any]] = []
+            in_a_row = 0
             for movie in movies:
+                processed += 1
                 error = await self._movie(browser, movie, mapping.get(movie["tmdb_id"]), counts)
                 if error:
                     retry.append(movie)
                     failures[movie["tmdb_id"]] = error
+                    in_a_row += 1
+                    if in_a_row >= self.max_failures_in_a_row:
+                        aborted = (
+                            f"{in_a_row} movies failed in a row (last: {error}); is Watcha Pedia reachable?"
+                        )
+                        break
+                else:
+                    in_a_row = 0
                 bar.update(1)
                 bar.set_postfix(matched=counts["matched"], mismatched=counts["mismatched"], retry=len(retry))
-            if retry:
+            if retry and not aborted:
                 log.info("retrying %d movie(s) whose pages failed", len(retry))
                 await asyncio.sleep(self.watcha.delay_seconds)
                 for movie in retry:
@@ -138,7 +156,7 @@ class WatchaCrawler:
         counts["failed"] = len(failures)
         await self.state.update({"last_run_at": utcnow()})
         return WatchaSummary(
-            looked_up=len(movies),
+            looked_up=processed,
             matched=counts["matched"],
             mismatched=counts["mismatched"],
             skipped=skipped,
@@ -147,6 +165,7 @@ class WatchaCrawler:
             pages=browser.pages_loaded,
             seconds=time.monotonic() - started,
             failures=tuple(f"{k}: {v}" for k, v in failures.items()),
+            aborted=aborted,
         )
 
     async def _todo(self, mapping: dict[int, Correction]) -> tuple[list[dict[str, Any]], int]:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from selenium import webdriver
 from selenium.common.exceptions import (
@@ -167,19 +167,20 @@ class WatchaBrowser:
             time.sleep(wait)
         self._last_load = time.monotonic()
         self.pages_loaded += 1
+        shown = unquote(url)
         try:
             self.driver.get(url)
             if not self.driver.find_elements(By.CSS_SELECTOR, sel.APP_ROOT):
-                raise PageError(f"{url} is not a Watcha Pedia page (title: {self.driver.title!r})")
+                raise PageError(f"{shown} is not a Watcha Pedia page (title: {self.driver.title!r})")
             WebDriverWait(self.driver, self.page_timeout).until(
                 lambda d: d.find_elements(By.CSS_SELECTOR, ready)
             )
         except TimeoutException:
-            raise PageError(f"{url} did not show {ready!r} within {self.page_timeout:.0f}s") from None
+            raise PageError(f"{shown} did not show {ready!r} within {self.page_timeout:.0f}s") from None
         except InvalidSessionIdException:
             raise
         except WebDriverException as exc:
-            raise PageError(f"{url} failed to load: {exc.msg or type(exc).__name__}") from None
+            raise PageError(f"{shown} failed to load: {exc.msg or type(exc).__name__}") from None
 
     def search(self, query: str) -> list[Candidate]:
         """Movie results for `query`, in Watcha's order (TV shows, books and webtoons are left out)."""

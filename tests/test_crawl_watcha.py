@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
 
+from cli.main import main
 from core.config import Settings
 from core.store import Store
 from crawler.watcha import MISMATCHES, WatchaCrawler, review_report
@@ -266,17 +264,29 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
         sync.close()
 
 
-def test_watcha_cli_help_and_bad_limit(mongo_uri: str) -> None:
-    env = {**os.environ, "MONGODB_URI": mongo_uri, "MOODREEL_MONGODB_DATABASE": "test_watcha_cli"}
-    run = subprocess.run(
-        [sys.executable, "-m", "cli.main", "crawl", "watcha", "--help"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert run.returncode == 0
+async def test_an_unreachable_site_stops_the_run_and_keeps_the_failures(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(store)
+    with ThreadedServer(WatchaSite([]).app) as gone:
+        url = gone.url
+    # Nothing listens there any more: Chromium shows its own error page, which has no Watcha app.
+    cfg = watcha_settings(settings, url, tmp_path / "none.yaml")
+    summary = await WatchaCrawler(store, cfg, progress=False, max_failures_in_a_row=3).run()
+    assert (summary.looked_up, summary.failed, summary.matched) == (3, 3, 0)
+    assert summary.aborted and "3 movies failed in a row" in summary.aborted
+    assert "stopped early" in "\n".join(summary.lines())
+    state = await store.crawl_state.find_one({"_id": "watcha"})
+    assert state is not None and state["failed"] == [27205, 315635, 670]
+    assert await store.movies.count_documents({"watcha.reviews": {"$exists": True}}) == 0
+
+
+def test_watcha_cli_help_and_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["crawl", "watcha", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
     for words in ("--limit", "--review", "mapping file", "headless Chromium", "within one year"):
-        assert words in run.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "cli.main", "crawl", "watcha", "--limit", "0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert bad.returncode == 2 and "--limit must be 1 or more" in bad.stderr
+        assert words in out
+    assert main(["crawl", "watcha", "--limit", "0"]) == 2
+    assert "--limit must be 1 or more" in capsys.readouterr().err
