@@ -33,6 +33,7 @@ class SessionFailed(RuntimeError):
 class SessionTrace:
     """What happened on the wire, for benchmarks: per-frame latency and counters."""
 
+    sent: int = 0
     sent_at: dict[int, float] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     acked: int = 0
@@ -102,6 +103,7 @@ async def _stream(
             await asyncio.sleep(delay)
         trace.sent_at[n] = time.perf_counter()
         await ws.send_bytes(frame)
+        trace.sent += 1
         n += 1
     return n
 

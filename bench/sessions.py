@@ -1,0 +1,297 @@
+"""Concurrent webcam sessions against a running MoodReel server.
+
+`python -m bench.sessions [--json]`. Starts a throwaway mongod and `moodreel serve` in its own process
+(or uses `--url` of a running server that shares MONGODB_URI and MOODREEL_SECRET with this shell),
+then for N = 1, 5, 10 and 20 runs N simulated clients at once: real aiohttp WebSocket clients
+(webcam_page.client.run_session) that open a session link, stream webcam-like 640x480 JPEGs holding
+real FER2013 faces (bench.face_frames clips, the head drifting) at 10 fps through the baseline and
+the stimulus, and wait for the result. Reported per N: sessions completed, frames analysed per second,
+frames dropped by the server, p50/p95 frame-to-acknowledgement latency, and the server's peak memory.
+Target on a 2-core machine: 10 sessions at 10 fps, p95 under 200 ms, every session completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from tqdm import tqdm
+
+from bench.face_frames import face_clips
+from core.config import Settings, load_settings
+from core.mongo import EmbeddedMongo, free_port
+from core.sessions import SessionOrigin, SessionService
+from core.store import open_store
+from webcam_page.client import SessionFailed, SessionTrace, run_session
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTS = (1, 5, 10, 20)
+TARGET_N, TARGET_P95_MS = 10, 200.0
+CLIPS, CLIP_LENGTH = 8, 20
+
+
+@dataclass(frozen=True)
+class Run:
+    n: int
+    completed: int
+    frames_sent: int
+    acked: int
+    dropped: int
+    refused: int
+    analysed_per_s: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    peak_rss_mb: float
+    wall_s: float
+    failures: tuple[str, ...]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def phase_frames(clip: Sequence[bytes], count: int, offset: int) -> list[bytes]:
+    """`count` frames that walk the clip back and forth, so the head keeps drifting smoothly."""
+    cycle = list(clip) + list(clip[-2:0:-1])
+    return [cycle[(offset + i) % len(cycle)] for i in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def local_server(settings: Settings, workdir: Path) -> AsyncIterator[tuple[str, Settings, int]]:
+    """A throwaway mongod and `moodreel serve` (a separate process, like production)."""
+    with EmbeddedMongo(workdir / "mongod") as mongo:
+        port = free_port()
+        env = {
+            **os.environ,
+            "MONGODB_URI": mongo.uri,
+            "MOODREEL_MONGODB_DATABASE": "bench_sessions",
+            "MOODREEL_SECRET": "bench-sessions-secret",
+            "MOODREEL_SERVER_PORT": str(port),
+            "MOODREEL_SERVER_HOST": "127.0.0.1",
+            "MOODREEL_SERVER_PUBLIC_URL": "",
+            "MOODREEL_SESSIONS_MAX_SESSION_SECONDS": "600",
+        }
+        for name in ("DISCORD_TOKEN", "MATTERMOST_URL", "MATTERMOST_TOKEN", "MATTERMOST_COMMAND_TOKEN"):
+            env.pop(name, None)  # the benchmark measures the web path only
+        log = (workdir / "server.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await wait_healthy(url, proc, workdir / "server.log")
+            local = load_settings(env=env)
+            yield url, local, proc.pid
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with http.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"the server did not come up within {timeout:.0f} s")
+
+
+async def pool_stats(url: str) -> dict[str, int]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as resp:
+        return dict((await resp.json())["pool"])
+
+
+async def measure(
+    url: str,
+    sessions: SessionService,
+    n: int,
+    clips: list[Sequence[bytes]],
+    per_phase: int,
+    fps: float,
+    pid: int,
+) -> Run:
+    links = [await sessions.create(SessionOrigin("web", f"bench-{n}-{i}")) for i in range(n)]
+    # Links carry the server's own base URL; point them at the address we reach it by.
+    urls = [url + "/s/" + link.url.rsplit("/s/", 1)[1] for link in links]
+    traces = [SessionTrace() for _ in range(n)]
+    peak = rss_mb(pid)
+    stop = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, rss_mb(pid))
+            await asyncio.sleep(0.2)
+
+    async def one(i: int) -> dict[str, Any] | str:
+        await asyncio.sleep(i * (1.0 / fps) / max(1, n))  # clients do not start in lockstep
+        clip = clips[i % len(clips)]
+        baseline = phase_frames(clip, per_phase, i)
+        stimulus = phase_frames(clip, per_phase, i + per_phase)
+        try:
+            return await run_session(urls[i], baseline, stimulus, fps, trace=traces[i], timeout=120)
+        except (TimeoutError, SessionFailed, aiohttp.ClientError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    before = await pool_stats(url)
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - started
+    stop.set()
+    await sampler
+    after = await pool_stats(url)
+    latencies = [ms for t in traces for ms in t.latencies_ms]
+    completed = sum(1 for o in outcomes if isinstance(o, dict) and o.get("type") == "result")
+    failures = tuple(
+        o if isinstance(o, str) else f"ended with a {o.get('type')!r} message"
+        for o in outcomes
+        if isinstance(o, str) or o.get("type") != "result"
+    )
+    analysed = after["analysed"] - before["analysed"]
+    return Run(
+        n=n,
+        completed=completed,
+        frames_sent=sum(t.sent for t in traces),
+        acked=sum(t.acked for t in traces),
+        dropped=after["dropped"] - before["dropped"],
+        refused=sum(len([e for e in t.errors if "n" in e]) for t in traces),
+        analysed_per_s=round(analysed / (2 * per_phase / fps), 1),
+        p50_ms=round(percentile(latencies, 0.5), 1),
+        p95_ms=round(percentile(latencies, 0.95), 1),
+        max_ms=round(max(latencies, default=float("nan")), 1),
+        peak_rss_mb=round(peak, 1),
+        wall_s=round(wall, 1),
+        failures=failures,
+    )
+
+
+async def bench(args: argparse.Namespace) -> list[Run]:
+    clips = [c.frames for c in tqdm(face_clips(CLIPS, CLIP_LENGTH, (640, 480), seed=7), desc="face clips")]
+    per_phase = max(1, round(args.seconds * args.fps))
+    with tempfile.TemporaryDirectory(prefix="moodreel-bench-") as tmp:
+        if args.url:
+            settings = load_settings()
+            pid = args.pid or 0
+            server: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext(
+                (args.url, settings, pid)
+            )
+        else:
+            server = local_server(load_settings(), Path(tmp))
+        async with server as (url, settings, pid), open_store(settings) as store:
+            sessions = SessionService(store, settings)
+            runs = []
+            for n in tqdm(args.n, desc="concurrency", unit="run"):
+                runs.append(await measure(url, sessions, n, clips, per_phase, args.fps, pid))
+            return runs
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.sessions",
+        description="N concurrent WebSocket clients streaming face JPEGs at 10 fps through both phases "
+        "against a running server: sessions completed, frames analysed per second, drops, "
+        "frame-to-ack latency, server memory.",
+    )
+    p.add_argument(
+        "--n", default=",".join(map(str, COUNTS)), help="concurrent sessions per run (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fps", type=float, default=10.0, help="frames per second per client (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=8.0, help="length of each phase in seconds (default: %(default)s)"
+    )
+    p.add_argument(
+        "--url",
+        help="a running server instead of a fresh one (this shell needs its MONGODB_URI and MOODREEL_SECRET)",
+    )
+    p.add_argument("--pid", type=int, help="the running server's process id, for its memory (with --url)")
+    p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
+    args = p.parse_args(argv)
+    try:
+        args.n = [int(v) for v in args.n.split(",") if v.strip()]
+    except ValueError:
+        p.error(f"--n must be comma-separated integers (got {args.n!r})")
+    if not args.n or min(args.n) < 1 or args.fps <= 0 or args.seconds <= 0:
+        p.error("--n values must be >= 1, --fps and --seconds positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    runs = asyncio.run(bench(args))
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"Webcam sessions: {args.fps:g} fps per client, {args.seconds:g} s per phase, 640x480 face JPEGs, "
+        f"{cores} CPU core(s) visible, load average {os.getloadavg()[0]:.1f}"
+    )
+    head = (
+        f"{'n':>3} {'completed':>9} {'analysed/s':>10} {'dropped':>7} {'refused':>7} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'peak MB':>8} {'wall s':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        print(
+            f"{r.n:>3} {r.completed:>6}/{r.n:<2} {r.analysed_per_s:>10.1f} {r.dropped:>7} {r.refused:>7} "
+            f"{r.p50_ms:>7.1f} {r.p95_ms:>7.1f} {r.max_ms:>7.1f} {r.peak_rss_mb:>8.1f} {r.wall_s:>6.1f}"
+        )
+        for failure in r.failures:
+            print(f"    failed: {failure}")
+    target = next((r for r in runs if r.n == TARGET_N), None)
+    if target is not None:
+        ok = target.completed == target.n and target.p95_ms < TARGET_P95_MS
+        print(
+            f"target ({TARGET_N} sessions, p95 < {TARGET_P95_MS:.0f} ms, all completed): "
+            f"{'met' if ok else 'NOT met'} "
+            f"(p95 {target.p95_ms:.1f} ms, {target.completed}/{target.n} completed)"
+        )
+    if args.json:
+        print(json.dumps({"runs": [asdict(r) for r in runs], "fps": args.fps, "phase_seconds": args.seconds}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
