@@ -1,0 +1,268 @@
+"""Frame analysis speed on one CPU core: core.frames against the original project's pipeline.
+
+`python -m bench.frames [--json]`. Both pipelines see the same webcam-like streams (bench.face_frames
+clips: one FER2013 PublicTest face per stream, the head drifting) at 640x480 and 320x240, frame by
+frame, alternating, so background load hits both alike. The baseline is what the original did:
+grey full frame, detectMultiScale(scaleFactor=1.3, minNeighbors=5), every face resized to 48x48,
+one model call per face. It uses the same weights, so the comparison is about the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.face_frames import CASCADE, face_clips
+from core.frames import FaceTracker, FrameAnalyser
+from models.net import EMOTIONS, INPUT_SIZE, normalise
+from models.weights import DEFAULT_WEIGHTS, load_model
+
+SIZES = ((640, 480), (320, 240))
+CLASSIFY_BUDGET_MS = 3.0
+
+
+class BaselinePipeline:
+    """The original project's per-frame pipeline, kept as it was for comparison."""
+
+    def __init__(self, weights: Path) -> None:
+        self.model = load_model(weights)
+        self.cascade = cv2.CascadeClassifier(str(CASCADE))
+
+    def analyse(self, jpeg: bytes) -> list[np.ndarray]:
+        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        out = []
+        for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.3, minNeighbors=5):
+            face = cv2.resize(grey[y : y + h, x : x + w], (INPUT_SIZE, INPUT_SIZE))
+            with torch.no_grad():
+                logits = self.model(normalise(torch.from_numpy(face)[None]))
+            out.append(torch.softmax(logits, 1)[0].numpy())
+        return out
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    size: str
+    frames: int
+    fps: float
+    p50_ms: float
+    p95_ms: float
+    baseline_fps: float
+    baseline_p50_ms: float
+    baseline_p95_ms: float
+    speedup: float
+    agreement: float  # share of frames with the same top emotion (or both without a face)
+    face_rate: float
+    baseline_face_rate: float
+    accuracy: float  # top emotion equals the FER2013 label
+    baseline_accuracy: float
+    batched_fps: float  # ours, one analyse_batch call per round of frames from several streams
+
+
+@contextmanager
+def one_core() -> Iterator[int]:
+    """Pin this process to one core (the last allowed), so 'one core' is literal; restore afterwards."""
+    before = os.sched_getaffinity(0)
+    core = max(before)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def measure_size(
+    analyser: FrameAnalyser,
+    baseline: BaselinePipeline,
+    size: tuple[int, int],
+    clips: int,
+    length: int,
+    seed: int,
+    streams: int,
+) -> SizeResult:
+    stream_clips = face_clips(clips, length, size, seed=seed)
+    # Warm both up on a frame that is not measured (first calls allocate).
+    warm = stream_clips[0].frames[0]
+    for _ in range(3):
+        analyser.analyse(warm)
+        baseline.analyse(warm)
+    ours_t, base_t = [], []
+    same = ours_face = base_face = ours_right = base_right = 0
+    total = clips * length
+    bar = tqdm(total=total, desc=f"frames {size[0]}x{size[1]}", unit="frame", leave=False, file=sys.stderr)
+    for clip in stream_clips:
+        tracker = FaceTracker()
+        for jpeg in clip.frames:
+            t0 = time.perf_counter()
+            score = analyser.analyse(jpeg, tracker)
+            t1 = time.perf_counter()
+            probs = baseline.analyse(jpeg)
+            t2 = time.perf_counter()
+            ours_t.append(t1 - t0)
+            base_t.append(t2 - t1)
+            ours_top = score.top
+            base_top = EMOTIONS[int(np.argmax(probs[0]))] if probs else None
+            same += ours_top == base_top
+            ours_face += ours_top is not None
+            base_face += base_top is not None
+            ours_right += ours_top == clip.label
+            base_right += base_top == clip.label
+            bar.update()
+    bar.close()
+    batched_fps = _batched_fps(analyser, stream_clips, streams)
+    fps, base_fps = len(ours_t) / sum(ours_t), len(base_t) / sum(base_t)
+    return SizeResult(
+        size=f"{size[0]}x{size[1]}",
+        frames=total,
+        fps=fps,
+        p50_ms=_pct(ours_t, 50),
+        p95_ms=_pct(ours_t, 95),
+        baseline_fps=base_fps,
+        baseline_p50_ms=_pct(base_t, 50),
+        baseline_p95_ms=_pct(base_t, 95),
+        speedup=fps / base_fps,
+        agreement=same / total,
+        face_rate=ours_face / total,
+        baseline_face_rate=base_face / total,
+        accuracy=ours_right / total,
+        baseline_accuracy=base_right / total,
+        batched_fps=batched_fps,
+    )
+
+
+def _batched_fps(analyser: FrameAnalyser, clips: Sequence, streams: int) -> float:
+    """Throughput when `streams` sessions each have a frame waiting: one analyse_batch per round."""
+    frames = 0
+    elapsed = 0.0
+    for start in range(0, len(clips) - streams + 1, streams):
+        group = clips[start : start + streams]
+        trackers = [FaceTracker() for _ in group]
+        for k in range(len(group[0].frames)):
+            items = [(clip.frames[k], tracker) for clip, tracker in zip(group, trackers, strict=True)]
+            t0 = time.perf_counter()
+            analyser.analyse_batch(items)
+            elapsed += time.perf_counter() - t0
+            frames += len(items)
+    return frames / elapsed if elapsed else float("nan")
+
+
+def classify_latency(analyser: FrameAnalyser, baseline: BaselinePipeline, reps: int) -> dict[str, float]:
+    """Milliseconds to classify one 48x48 face: ours (frozen, channels-last) and the plain eager model."""
+    face = np.random.default_rng(0).integers(0, 256, (1, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
+    x = normalise(torch.from_numpy(face))
+    for _ in range(20):
+        analyser.classify_faces(face)
+    ours, eager = [], []
+    with torch.no_grad():
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            analyser.classify_faces(face)
+            t1 = time.perf_counter()
+            torch.softmax(baseline.model(x), 1)
+            t2 = time.perf_counter()
+            ours.append(t1 - t0)
+            eager.append(t2 - t1)
+    return {
+        "p50_ms": _pct(ours, 50),
+        "p95_ms": _pct(ours, 95),
+        "eager_p50_ms": _pct(eager, 50),
+        "eager_p95_ms": _pct(eager, 95),
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.frames",
+        description="Frames per second and latency of the frame analyser against the original pipeline, "
+        "on one CPU core.",
+    )
+    p.add_argument("--clips", type=int, default=24, help="streams per frame size (default: %(default)s)")
+    p.add_argument("--length", type=int, default=9, help="frames per stream (default: %(default)s)")
+    p.add_argument("--streams", type=int, default=4, help="streams per batch in the batched run (default: 4)")
+    p.add_argument("--reps", type=int, default=500, help="single-face classify repetitions (default: 500)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="model weights (default: shipped)")
+    p.add_argument("--margin", type=float, default=None, help="crop margin (default: the analyser's)")
+    p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
+    args = p.parse_args(argv)
+    if args.clips < 1 or args.length < 1 or args.streams < 1 or args.reps < 1:
+        p.error("--clips, --length, --streams and --reps must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    extra = {} if args.margin is None else {"margin": args.margin}
+    with one_core() as core:
+        analyser = FrameAnalyser(args.weights, threads=1, **extra)
+        baseline = BaselinePipeline(args.weights)
+        results = [
+            measure_size(analyser, baseline, size, args.clips, args.length, args.seed, args.streams)
+            for size in SIZES
+        ]
+        classify = classify_latency(analyser, baseline, args.reps)
+    print(f"Frame analysis on one CPU core (core {core}), {args.clips} streams x {args.length} frames a size")
+    head = (
+        f"{'size':<8} {'pipeline':<9} {'fps':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'faces':>6} {'FER acc':>7} {'speedup':>7} {'agree':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        print(
+            f"{r.size:<8} {'ours':<9} {r.fps:>7.1f} {r.p50_ms:>7.2f} {r.p95_ms:>7.2f} "
+            f"{r.face_rate:>6.1%} {r.accuracy:>7.1%} {r.speedup:>6.1f}x {r.agreement:>6.1%}"
+        )
+        print(
+            f"{'':<8} {'original':<9} {r.baseline_fps:>7.1f} {r.baseline_p50_ms:>7.2f} "
+            f"{r.baseline_p95_ms:>7.2f} {r.baseline_face_rate:>6.1%} {r.baseline_accuracy:>7.1%}"
+        )
+        print(f"{'':<8} {'batched':<9} {r.batched_fps:>7.1f}   ({args.streams} streams a analyse_batch call)")
+    verdict = "within" if classify["p50_ms"] <= CLASSIFY_BUDGET_MS else "OVER"
+    print(
+        f"one face, classify only: p50 {classify['p50_ms']:.2f} ms, p95 {classify['p95_ms']:.2f} ms "
+        f"({verdict} the {CLASSIFY_BUDGET_MS:.0f} ms budget); plain eager model p50 "
+        f"{classify['eager_p50_ms']:.2f} ms"
+    )
+    if args.json:
+        main_size = results[0]
+        print(
+            json.dumps(
+                {
+                    "fps": round(main_size.fps, 2),
+                    "baseline_fps": round(main_size.baseline_fps, 2),
+                    "speedup": round(main_size.speedup, 3),
+                    "agreement": round(main_size.agreement, 4),
+                    "p50_ms": round(main_size.p50_ms, 3),
+                    "p95_ms": round(main_size.p95_ms, 3),
+                    "classify_ms_p50": round(classify["p50_ms"], 3),
+                    "classify_ms_p95": round(classify["p95_ms"], 3),
+                    "sizes": {r.size: dataclasses.asdict(r) for r in results},
+                    "core": core,
+                    "median_speedup": statistics.median(r.speedup for r in results),
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
