@@ -416,12 +416,22 @@ async def test_results_wait_while_mattermost_is_down_and_are_retried(world: Worl
 
 
 async def test_a_failed_session_is_reported_privately(world: World) -> None:
+    # Bots may not post ephemeral messages by default (403): the note goes as a direct message.
     session_id = await _link_session(world, world.alice)
     await world.services.sessions.fail(session_id, "no face was found")
+    [note] = world.standin.direct_posts(world.alice)
+    assert note["user_id"] == world.standin.bot.id and world.standin.ephemeral == []
+    assert "no face was found" in note["message"] and "/moodreel" in note["message"]
+    # With the permission, it is an ephemeral message in the channel the command came from.
+    world.standin.ephemeral_allowed = True
+    session_id = await _link_session(world, world.minji)
+    await world.services.sessions.fail(session_id, "the camera was denied")
     [note] = world.standin.ephemeral
-    assert note["user_id"] == world.alice.id and note["post"]["channel_id"] == world.channel.id
-    assert "no face was found" in note["post"]["message"] and "/moodreel" in note["post"]["message"]
-    assert world.standin.posts == {}
+    assert note["user_id"] == world.minji.id and note["post"]["channel_id"] == world.channel.id
+    assert (
+        "the camera was denied" in note["post"]["message"] and "세션이 끝났습니다" in note["post"]["message"]
+    )
+    assert len(world.standin.posts) == 1  # the direct message only: no result post for failures
 
 
 # --- the pieces on their own ---------------------------------------------------------------------

@@ -236,11 +236,33 @@ class MattermostAdapter:
             self._in_flight.discard(result.session_id)
 
     async def notify_failure(self, session_id: str, origin: SessionOrigin, reason: str) -> None:
-        """Tell the user privately that their session ended without a result."""
+        """Tell the user privately (ephemeral, else a direct message) that their session ended."""
         if reason == "replaced" or not origin.channel_id:
             return
         text = failure_text(reason, DEFAULT_COMMAND, origin.locale)
-        await self.client.ephemeral(origin.user_id, origin.channel_id, text)
+        try:
+            await self.client.ephemeral(origin.user_id, origin.channel_id, text)
+            return
+        except MattermostUnavailable as exc:
+            # Ephemeral posts need create_post_ephemeral, which Mattermost gives only to system
+            # admins by default; a direct message needs nothing special.
+            if exc.status != 403:
+                log.warning(
+                    "could not tell Mattermost user %s that session %s failed: %s",
+                    origin.user_id,
+                    session_id,
+                    exc,
+                )
+                return
+        try:
+            await self.client.direct_message(origin.user_id, text)
+        except MattermostUnavailable as exc:
+            log.warning(
+                "could not tell Mattermost user %s that session %s failed: %s",
+                origin.user_id,
+                session_id,
+                exc,
+            )
 
     async def retry_undelivered(self) -> int:
         """Deliver results that missed their hook; stops at the first sign Mattermost is still down."""

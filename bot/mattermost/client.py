@@ -130,6 +130,15 @@ class MattermostClient:
         body = {"user_id": user_id, "post": {"channel_id": channel_id, "message": message}}
         return await self._call("sending a private message", self._driver.posts.create_ephemeral_post, body)
 
+    async def direct_message(self, user_id: str, message: str) -> dict[str, Any]:
+        """Post in the bot's direct channel with the user (created on first use)."""
+
+        def send() -> Any:
+            channel = self._driver.channels.create_direct_message_channel([self.bot_user_id, user_id])
+            return self._driver.posts.create_post({"channel_id": channel["id"], "message": message})
+
+        return await self._call("sending a direct message", send)
+
     async def user_locale(self, user_id: str) -> str:
         """The user's Mattermost language setting ("" when unset)."""
         user = await self._call("looking up the user", self._driver.users.get_user, user_id)

@@ -5,7 +5,10 @@ It speaks Mattermost's wire format closely enough for the real mattermostdriver 
 - GET /api/v4/users/me and /api/v4/users/{id} (with `locale`);
 - POST /api/v4/files (multipart `files` + `channel_id`) -> {"file_infos": [...], "client_ids": []};
   GET /api/v4/files/{id} (the bytes) and /api/v4/files/{id}/info;
-- POST /api/v4/posts, POST /api/v4/posts/ephemeral, GET/PUT /api/v4/posts/{id}, PUT .../patch;
+- POST /api/v4/channels/direct (the bot's direct channel with a user);
+- POST /api/v4/posts, POST /api/v4/posts/ephemeral (403 unless `ephemeral_allowed`, as for a bot
+  without the system-admin-only create_post_ephemeral permission), GET/PUT /api/v4/posts/{id},
+  PUT .../patch;
 - POST /api/v4/posts/{id}/actions/{action_id}: like the real server, it sends the button's
   integration request (JSON, with the stored context) to the button's URL and applies the
   `update` it answers as an unsafe update (message, file_ids and props replaced).
@@ -96,6 +99,16 @@ class Channel:
     name: str
     team_id: str
     team_domain: str
+    type: str = "O"  # O open, D direct
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "team_id": self.team_id,
+            "type": self.type,
+            "display_name": "",
+        }
 
 
 @dataclass
@@ -106,6 +119,8 @@ class MattermostStandIn:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info (+ "data": bytes)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # posts only one user sees
+    # Mattermost gives create_post_ephemeral only to system admins by default, so bots get 403.
+    ephemeral_allowed: bool = False
     actions: list[ActionCall] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     port: int = 0
@@ -140,6 +155,7 @@ class MattermostStandIn:
         app = web.Application(middlewares=[self._auth])
         r = app.router
         r.add_get("/api/v4/users/{user_id}", self._get_user)
+        r.add_post("/api/v4/channels/direct", self._direct_channel)
         r.add_post("/api/v4/files", self._upload)
         r.add_get("/api/v4/files/{file_id}", self._get_file)
         r.add_get("/api/v4/files/{file_id}/info", self._get_file_info)
@@ -204,6 +220,30 @@ class MattermostStandIn:
         if user is None:
             return app_error(404, "app.user.missing_account.const", "Unable to find the user.")
         return json_response(user.to_json())
+
+    async def _direct_channel(self, request: web.Request) -> web.Response:
+        try:
+            ids = await request.json()
+        except ValueError:
+            ids = None
+        if not isinstance(ids, list) or len(ids) != 2 or not all(i in self.users for i in ids):
+            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids.")
+        if request[USER].id not in ids:
+            return app_error(
+                403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+            )
+        name = "__".join(sorted(ids))
+        channel = next((c for c in self.channels.values() if c.name == name), None)
+        if channel is None:
+            channel = Channel(new_id(), name, "", "", "D")
+            self.channels[channel.id] = channel
+            return json_response(channel.to_json(), 201)
+        return json_response(channel.to_json())
+
+    def direct_posts(self, user: User) -> list[dict[str, Any]]:
+        """Posts in the bot's direct channel with `user`."""
+        name = "__".join(sorted((self.bot.id, user.id)))
+        return [p for p in self.posts.values() if self.channels[p["channel_id"]].name == name]
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -325,6 +365,10 @@ class MattermostStandIn:
         inner = body.get("post") if body else None
         if not body or not body.get("user_id") or not isinstance(inner, dict) or not inner.get("channel_id"):
             return app_error(400, "api.context.invalid_body_param.app_error", "Invalid ephemeral post.")
+        if not self.ephemeral_allowed:
+            return app_error(
+                403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+            )
         post = {"id": new_id(), "create_at": _now(), "user_id": request[USER].id, **inner}
         self.ephemeral.append({"user_id": body["user_id"], "post": post})
         return json_response(post, 201)
