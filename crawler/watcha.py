@@ -105,6 +105,8 @@ class WatchaCrawler:
         started = time.monotonic()
         mapping = load_mapping(self.mapping_path)
         movies, skipped = await self._todo(mapping)
+        if not movies:
+            return WatchaSummary(0, 0, 0, skipped, 0, 0, 0, time.monotonic() - started)
         browser = WatchaBrowser(self.watcha.base_url, self.watcha.page_timeout, self.watcha.delay_seconds)
         try:
             await asyncio.to_thread(browser.start)
