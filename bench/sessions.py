@@ -16,8 +16,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +58,8 @@ class Run:
     p95_ms: float
     max_ms: float
     peak_rss_mb: float
+    server_cpu_ms_per_frame: float  # the server's CPU time per analysed frame: load-independent cost
+    loop_cpu_ms_per_frame: float  # of which the event loop's thread (sockets, parsing, acks)
     wall_s: float
     failures: tuple[str, ...]
 
@@ -74,6 +78,15 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads), or of one thread, from /proc."""
+    path = Path(f"/proc/{pid}/stat") if thread is None else Path(f"/proc/{pid}/task/{thread}/stat")
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return float("nan")
 
 
@@ -175,6 +188,7 @@ async def measure(
             return f"{type(exc).__name__}: {exc}"
 
     before = await pool_stats(url)
+    cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
     sampler = asyncio.create_task(sample())
     started = time.perf_counter()
     outcomes = await asyncio.gather(*(one(i) for i in range(n)))
@@ -182,6 +196,7 @@ async def measure(
     stop.set()
     await sampler
     after = await pool_stats(url)
+    cpu, loop_cpu = cpu_seconds(pid) - cpu_before, cpu_seconds(pid, pid) - loop_before
     latencies = [ms for t in traces for ms in t.latencies_ms]
     completed = sum(1 for o in outcomes if isinstance(o, dict) and o.get("type") == "result")
     failures = tuple(
@@ -202,6 +217,8 @@ async def measure(
         p95_ms=round(percentile(latencies, 0.95), 1),
         max_ms=round(max(latencies, default=float("nan")), 1),
         peak_rss_mb=round(peak, 1),
+        server_cpu_ms_per_frame=round(1000 * cpu / max(1, analysed), 2),
+        loop_cpu_ms_per_frame=round(1000 * loop_cpu / max(1, analysed), 2),
         wall_s=round(wall, 1),
         failures=failures,
     )
@@ -269,17 +286,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     head = (
         f"{'n':>3} {'completed':>9} {'analysed/s':>10} {'dropped':>7} {'refused':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'peak MB':>8} {'wall s':>6}"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'peak MB':>8} {'CPU ms/frame':>12} {'wall s':>6}"
     )
     print(head)
     print("-" * len(head))
     for r in runs:
         print(
             f"{r.n:>3} {r.completed:>6}/{r.n:<2} {r.analysed_per_s:>10.1f} {r.dropped:>7} {r.refused:>7} "
-            f"{r.p50_ms:>7.1f} {r.p95_ms:>7.1f} {r.max_ms:>7.1f} {r.peak_rss_mb:>8.1f} {r.wall_s:>6.1f}"
+            f"{r.p50_ms:>7.1f} {r.p95_ms:>7.1f} {r.max_ms:>7.1f} {r.peak_rss_mb:>8.1f} "
+            f"{r.server_cpu_ms_per_frame:>12.2f} {r.wall_s:>6.1f}"
         )
         for failure in r.failures:
             print(f"    failed: {failure}")
+    costs = [r.server_cpu_ms_per_frame for r in runs if not math.isnan(r.server_cpu_ms_per_frame)]
+    if costs:
+        cost = statistics.median(costs)
+        loop = statistics.median(r.loop_cpu_ms_per_frame for r in runs)
+        print(
+            f"server CPU per analysed frame: {cost:.1f} ms, {loop:.1f} ms of it in the event loop "
+            f"(so about {2000 / cost:.0f} frames/s would fit on 2 idle cores)"
+        )
     target = next((r for r in runs if r.n == TARGET_N), None)
     if target is not None:
         ok = target.completed == target.n and target.p95_ms < TARGET_P95_MS
