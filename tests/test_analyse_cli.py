@@ -87,15 +87,6 @@ async def test_analyse_prints_json_with_the_result(
     assert "skipped notes.txt (not an image file)" in done.out
 
 
-async def test_analyse_prints_a_table(
-    folders: tuple[Path, Path], cli: Cli, capsys: pytest.CaptureFixture[str]
-) -> None:
-    baseline, stimulus = folders
-    done = await cli("--baseline", str(baseline), "--stimulus", str(stimulus), "--top", "3", capsys=capsys)
-    assert done.code == 0, done.err
-    assert "mood: " in done.out and "p_value" not in done.out and " score " in done.out
-
-
 async def test_too_few_faces_is_a_clear_error_or_the_declared_feeling(
     tmp_path: Path, folders: tuple[Path, Path], cli: Cli, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -106,12 +97,13 @@ async def test_too_few_faces_is_a_clear_error_or_the_declared_feeling(
     done = await cli("--baseline", str(empty), "--stimulus", str(folders[1]), capsys=capsys)
     assert done.code == 2
     assert "try again" in done.err and "--feeling" in done.err
+    # Declared instead; without --json the result is a table.
     done = await cli(
-        "--baseline", str(empty), "--stimulus", str(folders[1]), "--feeling", "sad", "--json", capsys=capsys
+        "--baseline", str(empty), "--stimulus", str(folders[1]), "--feeling", "sad", capsys=capsys
     )
     assert done.code == 0, done.err
-    doc = json.loads(done.out.strip().splitlines()[-1])
-    assert (doc["primary"], doc["method"]) == ("sad", "declared")
+    assert "mood: sad (with fear and neutral), from too few face images" in done.out
+    assert "face images: baseline 0, stimulus 8" in done.out and " score " in done.out
 
 
 async def test_missing_folder_is_a_clear_error(
