@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.analysis_pool import AnalysisPool
-from core.config import Settings
+from core.config import ConfigError, Settings
 from core.sessions import SessionService
 from core.store import Store, open_store
 
@@ -58,9 +58,12 @@ async def services_for(
     if analyser is None:
         a = settings.analysis
         # Loading the weights takes a moment; keep the event loop free meanwhile.
-        analyser = await asyncio.to_thread(
-            FrameAnalyser, None, detect_every=a.detect_every, detect_width=a.detect_width, threads=1
-        )
+        try:
+            analyser = await asyncio.to_thread(
+                FrameAnalyser, None, detect_every=a.detect_every, detect_width=a.detect_width, threads=1
+            )
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{exc}: restore models/weights/ from git, or train the model first") from None
     recommender = Recommender(store, settings.recommender)
     await recommender.refresh()
     pool = AnalysisPool(analyser, settings.analysis.workers, settings.analysis.queue_per_worker)
