@@ -91,6 +91,98 @@ class Ranked:
     poster_rgb: tuple[tuple[int, int, int], ...]  # the palette, most dominant first
 
 
+class PaletteBuilder:
+    """Collects movie documents batch by batch into compact arrays, so a big catalogue never sits in
+    memory as Python objects all at once."""
+
+    BATCH = 5000
+
+    def __init__(self) -> None:
+        self.skipped = 0
+        self.genre_column: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+        self._pops: list[np.ndarray] = []
+        self._votes: list[np.ndarray] = []
+        self._genre_cells: list[np.ndarray] = []  # (2, m): genre column, movie row
+        self._rgb: list[np.ndarray] = []
+        self._shares: list[np.ndarray] = []
+        self._rows = 0
+
+    def add(self, docs: Iterable[Mapping[str, Any]]) -> None:
+        ids: list[int] = []
+        pops: list[float] = []
+        votes: list[int] = []
+        cells: list[tuple[int, int]] = []
+        palettes: list[list[tuple[tuple[int, int, int], float]]] = []
+        for doc in docs:
+            palette = _clean_palette(doc.get("palette"))
+            tmdb_id = doc.get("tmdb_id")
+            if palette is None or not isinstance(tmdb_id, int) or isinstance(tmdb_id, bool):
+                self.skipped += 1
+                continue
+            row = self._rows + len(ids)
+            ids.append(tmdb_id)
+            pops.append(float(doc.get("popularity") or 0.0))
+            votes.append(int(doc.get("vote_count") or 0))
+            for genre in doc.get("genres") or ():
+                if isinstance(genre, str):
+                    cells.append((self.genre_column.setdefault(genre, len(self.genre_column)), row))
+            palettes.append(palette)
+        if not ids:
+            return
+        k = max(len(p) for p in palettes)
+        pad = [((0, 0, 0), 0.0)] * k  # share 0: padding counts for nothing
+        padded = [p + pad[len(p) :] for p in palettes]
+        self._ids.append(np.array(ids, dtype=np.int64))
+        self._pops.append(np.array(pops, dtype=np.float64))
+        self._votes.append(np.array(votes, dtype=np.int64))
+        self._genre_cells.append(np.array(cells, dtype=np.int64).reshape(-1, 2).T)
+        self._rgb.append(
+            np.array([[c for c, _ in p] for p in padded], dtype=np.uint8).reshape(len(ids), k, 3)
+        )
+        self._shares.append(
+            np.array([[s for _, s in p] for p in padded], dtype=np.float32).reshape(len(ids), k)
+        )
+        self._rows += len(ids)
+
+    def finish(self) -> PaletteIndex:
+        if self.skipped:
+            log.warning("palette index: skipped %d movies without a usable palette", self.skipped)
+        n = self._rows
+        k = max((a.shape[1] for a in self._rgb), default=1)
+        rgb = np.zeros((n, k, 3), dtype=np.uint8)
+        shares = np.zeros((n, k), dtype=np.float32)
+        row = 0
+        for part_rgb, part_shares in zip(self._rgb, self._shares, strict=True):
+            rgb[row : row + len(part_rgb), : part_rgb.shape[1]] = part_rgb
+            shares[row : row + len(part_rgb), : part_shares.shape[1]] = part_shares
+            row += len(part_rgb)
+        names = list(self.genre_column)  # in order of first appearance
+        genre_rows = np.zeros((len(names), n), dtype=bool)
+        for cells in self._genre_cells:
+            genre_rows[cells[0], cells[1]] = True
+
+        def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        # Lab from the stored sRGB, so the coarse cells, the exact pass and the swatches agree; in
+        # slices, so the float64 intermediates stay small.
+        lab = np.empty(rgb.shape, dtype=np.float32)
+        for start in range(0, n, self.BATCH):
+            lab[start : start + self.BATCH] = srgb_to_lab(rgb[start : start + self.BATCH])
+        return PaletteIndex(
+            joined(self._ids, np.int64),
+            joined(self._pops, np.float64),
+            joined(self._votes, np.int64),
+            names,
+            genre_rows,
+            rgb,
+            lab,
+            np.ascontiguousarray(shares.T),
+            self.skipped,
+        )
+
+
 class PaletteIndex:
     """Every movie's palette as numpy arrays, for ranking a catalogue in one vectorised pass."""
 
@@ -116,8 +208,10 @@ class PaletteIndex:
         self.shares = shares  # (K, n) float32, colour-major so a pass over movies reads contiguous rows
         self.skipped = skipped
         bins = _bin_of(rgb).T  # (K, n)
-        used, inverse = np.unique(bins, return_inverse=True)
-        self.bin_pos = inverse.reshape(bins.shape).astype(np.uint16)  # (K, n) -> row of bin_lab
+        used = np.flatnonzero(np.bincount(bins.ravel(), minlength=1 << (3 * BIN_BITS)))
+        remap = np.zeros(1 << (3 * BIN_BITS), dtype=np.uint16)
+        remap[used] = np.arange(used.size, dtype=np.uint16)
+        self.bin_pos = remap[bins]  # (K, n) -> row of bin_lab
         centres = _bin_centres_lab()[used]
         self.bin_lab = tuple(np.ascontiguousarray(centres[:, i]) for i in range(3))  # 3 × (U,)
 
@@ -129,53 +223,15 @@ class PaletteIndex:
 
         Movies without a usable palette are skipped and counted in `skipped`.
         """
-        ids: list[int] = []
-        pops: list[float] = []
-        votes: list[int] = []
-        genre_lists: list[Sequence[str]] = []
-        palettes: list[list[tuple[tuple[int, int, int], float]]] = []
-        skipped = 0
+        builder = PaletteBuilder()
+        batch: list[Mapping[str, Any]] = []
         for doc in docs:
-            palette = _clean_palette(doc.get("palette"))
-            tmdb_id = doc.get("tmdb_id")
-            if palette is None or not isinstance(tmdb_id, int) or isinstance(tmdb_id, bool):
-                skipped += 1
-                continue
-            ids.append(tmdb_id)
-            pops.append(float(doc.get("popularity") or 0.0))
-            votes.append(int(doc.get("vote_count") or 0))
-            genres = doc.get("genres") or []
-            genre_lists.append([g for g in genres if isinstance(g, str)])
-            palettes.append(palette)
-        if skipped:
-            log.warning("palette index: skipped %d movies without a usable palette", skipped)
-        n = len(ids)
-        k = max((len(p) for p in palettes), default=1)
-        rgb = np.zeros((n, k, 3), dtype=np.uint8)
-        shares = np.zeros((n, k), dtype=np.float32)
-        for i, palette in enumerate(palettes):
-            for j, (colour, share) in enumerate(palette):
-                rgb[i, j] = colour
-                shares[i, j] = share
-        names = sorted({g for gl in genre_lists for g in gl})
-        column = {g: i for i, g in enumerate(names)}
-        genre_rows = np.zeros((len(names), n), dtype=bool)
-        for i, gl in enumerate(genre_lists):
-            for g in gl:
-                genre_rows[column[g], i] = True
-        # Lab from the stored sRGB, so the coarse cells, the exact pass and the swatches agree.
-        lab = srgb_to_lab(rgb).astype(np.float32)
-        return cls(
-            np.array(ids, dtype=np.int64),
-            np.array(pops, dtype=np.float64),
-            np.array(votes, dtype=np.int64),
-            names,
-            genre_rows,
-            rgb,
-            lab,
-            np.ascontiguousarray(shares.T),
-            skipped,
-        )
+            batch.append(doc)
+            if len(batch) == PaletteBuilder.BATCH:
+                builder.add(batch)
+                batch = []
+        builder.add(batch)
+        return builder.finish()
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -261,8 +317,10 @@ class PaletteIndex:
                     score=float(shown[i]),
                     matches=_matches(points[i], delta_e[i], self.shares[:, row]),
                     poster_rgb=tuple(
-                        (int(r), int(g), int(b))
-                        for (r, g, b), share in zip(self.rgb[row], self.shares[:, row], strict=True)
+                        (r, g, b)
+                        for (r, g, b), share in zip(
+                            self.rgb[row].tolist(), self.shares[:, row].tolist(), strict=True
+                        )
                         if share > 0
                     ),
                 )
@@ -279,16 +337,23 @@ def _weights(colours: Sequence[MoodColour]) -> np.ndarray:
 
 def _matches(points: np.ndarray, delta_e: np.ndarray, shares: np.ndarray) -> tuple[ColourMatch, ...]:
     """Pairs by points, best first, each mood colour and poster colour used once."""
-    out = []
+    k, m_count = points.shape
+    flat_points = points.ravel().tolist()
+    flat_delta = delta_e.ravel().tolist()
+    share_list = shares.tolist()
+    order = sorted(range(k * m_count), key=lambda i: -flat_points[i])
+    out: list[ColourMatch] = []
     used_m: set[int] = set()
     used_p: set[int] = set()
-    for flat in np.argsort(-points, axis=None, kind="stable"):
-        p, m = np.unravel_index(flat, points.shape)
-        if shares[p] <= 0 or m in used_m or p in used_p:
+    for flat in order:
+        p, m = divmod(flat, m_count)
+        if share_list[p] <= 0 or m in used_m or p in used_p:
             continue
-        used_m.add(int(m))
-        used_p.add(int(p))
-        out.append(ColourMatch(int(m), int(p), float(delta_e[p, m]), float(shares[p]), float(points[p, m])))
+        used_m.add(m)
+        used_p.add(p)
+        out.append(ColourMatch(m, p, flat_delta[flat], share_list[p], flat_points[flat]))
+        if len(used_m) == m_count:
+            break
     return tuple(out)
 
 
@@ -297,26 +362,22 @@ def _clean_palette(palette: Any) -> list[tuple[tuple[int, int, int], float]] | N
     if not isinstance(palette, list) or not palette:
         return None
     out = []
-    for colour in palette[:MAX_PALETTE]:
-        if not isinstance(colour, Mapping):
-            return None
-        share = colour.get("share")
-        rgb = colour.get("rgb")
-        if rgb is None and colour.get("lab") is not None:
-            try:
-                rgb = [int(v) for v in lab_to_srgb(colour["lab"])]
-            except (TypeError, ValueError):
+    try:
+        for colour in palette[:MAX_PALETTE]:
+            rgb = colour.get("rgb")
+            if rgb is None:  # an older document with CIELAB only
+                rgb = lab_to_srgb(colour["lab"]).tolist()
+            r, g, b = rgb
+            r, g, b = round(r), round(g), round(b)  # TypeError for anything but numbers
+            share = colour["share"]
+            if isinstance(share, str) or not (0 <= r <= 255 and 0 <= g <= 255 and 0 <= b <= 255):
                 return None
-        if (
-            not isinstance(rgb, list | tuple)
-            or len(rgb) != 3
-            or not all(isinstance(v, int | float) and 0 <= v <= 255 for v in rgb)
-            or not isinstance(share, int | float)
-            or not math.isfinite(share)
-            or share < 0
-        ):
-            return None
-        out.append(((round(rgb[0]), round(rgb[1]), round(rgb[2])), float(share)))
+            share = float(share)
+            if not 0 <= share < math.inf:  # also refuses NaN
+                return None
+            out.append(((r, g, b), share))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
     total = sum(s for _, s in out)
     if total <= 0:
         return None
@@ -408,9 +469,15 @@ class Recommender:
             if self.index is not None and version == self.version:
                 return False
             # Read the version before the movies: a change in between only causes one more rebuild.
-            cursor = self.store.movies.find({"palette.0": {"$exists": True}}, _INDEX_FIELDS)
-            docs = [d async for d in cursor]
-            self.index = await asyncio.to_thread(PaletteIndex.build, docs)
+            builder = PaletteBuilder()
+            batch: list[dict[str, Any]] = []
+            async for doc in self.store.movies.find({"palette.0": {"$exists": True}}, _INDEX_FIELDS):
+                batch.append(doc)
+                if len(batch) == PaletteBuilder.BATCH:
+                    await asyncio.to_thread(builder.add, batch)
+                    batch = []
+            await asyncio.to_thread(builder.add, batch)
+            self.index = await asyncio.to_thread(builder.finish)
             self.version = version
             log.info("palette index: %d movies (catalogue version %d)", len(self.index), version)
             return True
