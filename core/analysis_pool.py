@@ -1,8 +1,10 @@
 """A bounded pool of analyser threads, fed from the event loop, that drops frames when it falls behind.
 
-Frames wait in one small queue (`workers * queue_per_worker` frames; at most `per_stream` of them
-from any one session, so a fast client cannot starve the others). A frame that finds the queue full,
-or that waited longer than `max_wait` seconds, is dropped and counted; nothing queues without bound.
+Frames wait in one small queue of `workers * queue_per_worker` frames, at most `per_stream` of them
+from any one session (a new frame then replaces that session's oldest waiting one). When the queue is
+full, the session with the most waiting frames gives one up, or else the new frame is dropped, so
+every session keeps its fair share under overload. Frames that waited longer than `max_wait`
+seconds are dropped too. Every drop is counted; nothing queues without bound.
 Each worker takes up to `max_batch` waiting frames, at most one per stream (a stream's FaceTracker
 carries state from frame to frame, so its frames are analysed in order and never in parallel), and
 runs them through one `analyse_batch` call, off the event loop. Frames exist only in memory here.
@@ -111,11 +113,25 @@ class AnalysisPool:
             if self._closed:
                 raise RuntimeError("the analysis pool is closed")
             self.stats.submitted += 1
-            full = len(self._queue) >= self.capacity
-            if full or (stream is not None and self._queued_per_stream[stream] >= self.per_stream):
+            mine = self._queued_per_stream[stream] if stream is not None else 0
+            victim: Hashable | None = None
+            if stream is not None and mine >= self.per_stream:
+                victim = stream  # its own oldest waiting frame gives way: the newest is worth more
+            elif len(self._queue) >= self.capacity:
+                # Full: the stream with the most waiting frames gives one up, if that evens out the
+                # shares; otherwise this frame is dropped. No session starves while others flood in.
+                greedy, most = max(self._queued_per_stream.items(), key=lambda kv: kv[1], default=(None, 0))
+                if greedy is None or most <= mine + 1:
+                    self.stats.dropped_busy += 1
+                    future.set_exception(FrameDropped("busy"))
+                    return future
+                victim = greedy
+            if victim is not None:
+                old = next(j for j in self._queue if j.stream == victim)
+                self._queue.remove(old)
+                self._release(old)
                 self.stats.dropped_busy += 1
-                future.set_exception(FrameDropped("busy"))
-                return future
+                _resolve(old.future, exc=FrameDropped("busy"))
             self._queue.append(_Job(jpeg, tracker, stream, future))
             if stream is not None:
                 self._queued_per_stream[stream] += 1

@@ -117,6 +117,51 @@ async def test_one_stream_cannot_hog_the_queue() -> None:
         await pool.aclose()
 
 
+async def test_a_full_queue_makes_the_greediest_stream_give_way() -> None:
+    gate = threading.Event()
+    analyser = LengthAnalyser(gate)
+    pool = AnalysisPool(analyser, workers=1, queue_per_worker=4, max_batch=1, per_stream=4, max_wait=30)
+    try:
+        blocker = pool.submit(frame(0), stream="x")
+        while not analyser.batches:
+            await asyncio.sleep(0.005)
+        flood = [pool.submit(frame(i), stream="flood") for i in range(1, 5)]  # fills the queue
+        late = [pool.submit(frame(50), stream="late")]  # a session whose frame would otherwise be lost
+        with pytest.raises(FrameDropped):
+            await flood[0]  # the flood's oldest waiting frame gave way
+        late.append(pool.submit(frame(60), stream="late"))  # flood 3 vs late 1: flood gives way again
+        with pytest.raises(FrameDropped):
+            await flood[1]
+        extra = pool.submit(frame(70), stream="late")  # 2 and 2: fair shares, so the new frame is dropped
+        with pytest.raises(FrameDropped):
+            await extra
+        gate.set()
+        assert await blocker == 2 and await asyncio.gather(*late) == [52, 62]
+        assert await asyncio.gather(*flood[2:]) == [5, 6]
+        assert pool.stats.dropped_busy == 3
+    finally:
+        gate.set()
+        await pool.aclose()
+
+
+async def test_a_stream_over_its_share_keeps_its_newest_frames() -> None:
+    gate = threading.Event()
+    analyser = LengthAnalyser(gate)
+    pool = AnalysisPool(analyser, workers=1, queue_per_worker=8, max_batch=1, per_stream=2, max_wait=30)
+    try:
+        blocker = pool.submit(frame(0), stream="other")
+        while not analyser.batches:
+            await asyncio.sleep(0.005)
+        futures = [pool.submit(frame(i), stream="s") for i in range(1, 6)]
+        gate.set()
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        assert [isinstance(o, FrameDropped) for o in outcomes] == [True, True, True, False, False]
+        assert outcomes[3:] == [6, 7] and await blocker == 2
+    finally:
+        gate.set()
+        await pool.aclose()
+
+
 async def test_frames_that_waited_too_long_are_dropped_as_stale() -> None:
     gate = threading.Event()
     analyser = LengthAnalyser(gate)
