@@ -5,8 +5,9 @@ to a realistic webcam face size and pasted, with feathered edges, onto a synthet
 gradient, blurred furniture, a neck and shoulders, sensor noise. Every frame is checked after JPEG
 encoding: OpenCV's Haar frontal-face cascade must find exactly one face there, both the way the
 original project ran it (full frame, scaleFactor 1.3, minNeighbors 5) and the way core.frames does
-(frame downscaled to 160 px wide), and the found box must sit on the pasted face. Candidates that
-fail are skipped, so the same (n, size, labels, seed) always gives the same frames.
+(only pyramid levels at most 160 px wide), and the found box must sit on the pasted face. Faces that
+fail are skipped, so the same (n, size, labels, seed) always gives the same frames. `face_clips`
+makes short streams instead: one person whose head drifts a few pixels a frame, as in a webcam.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.frames import MIN_FACE, MIN_NEIGHBORS, SCALE_FACTOR
+from core.frames import find_faces
 from models.data import DEFAULT_NPZ, FERPLUS_TO_FER
 from models.net import EMOTIONS
 
 CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 # The checks mirror the two pipelines the frames are made for (see core.frames and bench.frames).
 BASELINE_DETECT = {"scaleFactor": 1.3, "minNeighbors": 5}
-SMALL_WIDTH = 160  # core.frames' default detect_width
-SMALL_DETECT = {"scaleFactor": SCALE_FACTOR, "minNeighbors": MIN_NEIGHBORS, "minSize": (MIN_FACE, MIN_FACE)}
+DETECT_WIDTH = 160  # core.frames' default detect_width
 JPEG_QUALITY = 85
 
 
@@ -173,13 +173,11 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
 
 def _found(grey: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     cascade = _cascade()
-    scale = SMALL_WIDTH / grey.shape[1]
-    small = cv2.resize(grey, (SMALL_WIDTH, round(grey.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    found = cascade.detectMultiScale(small, **SMALL_DETECT)  # the cheap check first
+    found = find_faces(cascade, grey, DETECT_WIDTH)  # the cheap check first
     if len(found) == 0:
         return False
-    x, y, w, h = max(found, key=lambda f: int(f[2]) * int(f[3]))
-    if _overlap((int(x / scale), int(y / scale), int(w / scale), int(h / scale)), box) < 0.6:
+    largest = max(found, key=lambda f: int(f[2]) * int(f[3]))
+    if _overlap(tuple(int(v) for v in largest), box) < 0.6:
         return False
     full = cascade.detectMultiScale(grey, **BASELINE_DETECT)
     return len(full) == 1 and _overlap(tuple(int(v) for v in full[0]), box) >= 0.6

@@ -201,6 +201,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="model weights (default: shipped)")
     p.add_argument("--margin", type=float, default=None, help="crop margin (default: the analyser's)")
+    p.add_argument("--detect-every", type=int, default=None, help="detector period (default: the analyser's)")
+    p.add_argument(
+        "--moved-threshold",
+        type=float,
+        default=None,
+        help="box reuse limit, <0: none (default: analyser's)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
     args = p.parse_args(argv)
     if args.clips < 1 or args.length < 1 or args.streams < 1 or args.reps < 1:
@@ -210,7 +217,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    extra = {} if args.margin is None else {"margin": args.margin}
+    extra: dict[str, object] = {} if args.margin is None else {"margin": args.margin}
+    if args.detect_every is not None:
+        extra["detect_every"] = args.detect_every
+    if args.moved_threshold is not None:
+        extra["moved_threshold"] = None if args.moved_threshold < 0 else args.moved_threshold
     with one_core() as core:
         analyser = FrameAnalyser(args.weights, threads=1, **extra)
         baseline = BaselinePipeline(args.weights)
