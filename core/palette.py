@@ -25,7 +25,7 @@ class PaletteOutcome:
     error: str | None = None
 
 
-def _limit_threads() -> None:
+def limit_threads() -> None:
     """One BLAS/OpenMP thread per worker: the pool itself supplies the parallelism."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
@@ -87,14 +87,14 @@ def extract_many(
     """Palettes for (key, image) pairs, yielded as they finish; at most 4 tasks per worker in flight."""
     workers = default_workers(workers)
     if workers == 1:
-        _limit_threads()
+        limit_threads()
         for key, source in items:
             outcome = _task(key, source, colours)
             if on_done:
                 on_done(outcome)
             yield outcome
         return
-    with ProcessPoolExecutor(workers, initializer=_limit_threads) as pool:
+    with ProcessPoolExecutor(workers, initializer=limit_threads) as pool:
         pending: set[Future[PaletteOutcome]] = set()
         for key, source in items:
             pending.add(pool.submit(_task, key, source, colours))

@@ -12,7 +12,7 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
-from core.palette import Palette, _limit_threads, default_workers, extract_palette
+from core.palette import Palette, default_workers, extract_palette, limit_threads
 
 
 def _extract_single_threaded(image: bytes, colours: int) -> Palette:
@@ -38,7 +38,7 @@ class PalettePool:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="palette")
         else:
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads
             )
         return self
 
