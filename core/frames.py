@@ -13,7 +13,10 @@ Frames stay in memory only.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from models.net import EMOTIONS, INPUT_SIZE, normalise
 from models.weights import DEFAULT_WEIGHTS, load_model
@@ -154,6 +159,21 @@ def crop_face(grey: np.ndarray, box: Box, margin: float) -> np.ndarray:
     return cv2.resize(patch, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
 
 
+def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with every Conv2d followed by BatchNorm2d (inside a Sequential) merged into one Conv2d."""
+    model = copy.deepcopy(model).eval()
+    for seq in model.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for first, second in itertools.pairwise(names):
+            conv, bn = seq._modules[first], seq._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq._modules[first] = fuse_conv_bn_eval(conv, bn)
+                seq._modules[second] = nn.Identity()
+    return model
+
+
 def _mean_abs_diff(a: np.ndarray, b: np.ndarray | None) -> float:
     return float("inf") if b is None else cv2.norm(a, b, cv2.NORM_L1) / a.size
 
@@ -201,11 +221,16 @@ class FrameAnalyser:
     def _prepare(model: torch.nn.Module, optimise: bool) -> torch.nn.Module:
         if not optimise:
             return model
-        # Frozen TorchScript folds batch norm into the convolutions; channels-last suits oneDNN.
-        model = model.to(memory_format=torch.channels_last)
+        # Batch norm folded into the convolutions, channels-last for oneDNN; frozen TorchScript on
+        # top (about 10% faster on one core) while this torch still has it.
+        model = _fold_batch_norm(model).to(memory_format=torch.channels_last)
         example = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            return torch.jit.freeze(torch.jit.trace(model, example))
+        try:
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return torch.jit.freeze(torch.jit.trace(model, example))
+        except (AttributeError, RuntimeError):
+            return model
 
     def _cascade(self) -> cv2.CascadeClassifier:
         cascade = getattr(self._local, "cascade", None)
