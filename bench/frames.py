@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -268,7 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "classify_ms_p95": round(classify["p95_ms"], 3),
                     "sizes": {r.size: dataclasses.asdict(r) for r in results},
                     "core": core,
-                    "median_speedup": statistics.median(r.speedup for r in results),
                 }
             )
         )

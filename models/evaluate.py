@@ -186,10 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = evaluate(model, pixels, labels, batch_size=args.batch_size)
     subset = "all rows" if args.usage is None else f"usage {args.usage} ({USAGE_NAMES.get(args.usage, '?')})"
     meta = weights_meta(args.weights)
-    trained = ", ".join(f"{k} {v}" for k, v in meta.items())
-    print(
-        report(result, f"{args.data.name}, {subset}: {len(labels)} faces; weights {args.weights} ({trained})")
-    )
+    trained = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in meta.items())
+    title = f"{args.data.name}, {subset}: {len(labels)} faces; weights {args.weights} ({trained})"
+    print(report(result, title))
     if args.json:
         out = {"data": str(args.data), "usage": args.usage, "weights": str(args.weights), **result.to_dict()}
         print(json.dumps(out))
