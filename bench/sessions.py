@@ -200,7 +200,9 @@ async def measure(
     latencies = [ms for t in traces for ms in t.latencies_ms]
     completed = sum(1 for o in outcomes if isinstance(o, dict) and o.get("type") == "result")
     failures = tuple(
-        o if isinstance(o, str) else f"ended with a {o.get('type')!r} message"
+        o
+        if isinstance(o, str)
+        else f"ended with {o.get('type')!r}: {o.get('baseline_faces')}/{o.get('stimulus_faces')} face frames"
         for o in outcomes
         if isinstance(o, str) or o.get("type") != "result"
     )
