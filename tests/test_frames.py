@@ -191,3 +191,21 @@ def test_bad_settings_are_refused() -> None:
         FrameAnalyser(detect_width=10)
     with pytest.raises(FileNotFoundError):
         FrameAnalyser(weights="/nonexistent/emotion_net.pt")  # type: ignore[arg-type]
+
+
+def test_face_frames_are_deterministic_and_filter_by_label() -> None:
+    from bench import face_frames as ff
+
+    first = ff.labelled_frames(3, (320, 240), labels=["sad", "surprise"], seed=12)
+    ff._labelled.cache_clear()
+    again = ff.labelled_frames(3, (320, 240), labels=["sad", "surprise"], seed=12)
+    assert [f.jpeg for f in first] == [f.jpeg for f in again]
+    assert {f.label for f in first} <= {"sad", "surprise"}
+    assert all(decode_grey(f.jpeg).shape == (240, 320) for f in first)
+    sad = ff.labelled_frames(2, (320, 240), labels=[4], seed=13)
+    assert {f.label for f in sad} == {"sad"} and [f.jpeg for f in sad] != [f.jpeg for f in first[:2]]
+    clip = ff.face_clips(1, 3, (320, 240), seed=12)[0]
+    assert len(clip.frames) == len(clip.boxes) == 3 and len(set(clip.frames)) == 3
+    with pytest.raises(ValueError, match="unknown emotion"):
+        ff.face_frames(1, labels=["bored"])
+    assert ff.face_frames(0) == []
