@@ -94,10 +94,12 @@ def browser(camera_file: Path) -> Iterator[webdriver.Chrome]:
 
 @pytest_asyncio.fixture
 async def server(store: Store, settings: Settings) -> AsyncIterator[Services]:
-    """The real app on a real port, with 1-second phases; links point at it."""
+    """The real app on a real port, with short phases; links point at it."""
     port = free_port()
     on_port = dataclasses.replace(settings.server, port=port)
-    local = dataclasses.replace(short_settings(settings), server=on_port)
+    # 2-second phases: about 20 frames each, plenty even if a busy machine drops a few.
+    phases = short_settings(settings, baseline_seconds=2.0, stimulus_seconds=2.0)
+    local = dataclasses.replace(phases, server=on_port)
     async with running_services(store, local) as services:
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()

@@ -91,9 +91,18 @@ async def _expect(
 
 
 async def _stream(
-    ws: aiohttp.ClientWebSocketResponse, frames: Sequence[bytes], fps: float, trace: SessionTrace, n0: int
+    ws: aiohttp.ClientWebSocketResponse,
+    frames: Sequence[bytes],
+    fps: float,
+    trace: SessionTrace,
+    n0: int,
+    lockstep: bool = False,
+    timeout: float = 60.0,
 ) -> int:
-    """Send frames on a steady clock (no catch-up bursts); returns the next frame number."""
+    """Send frames on a steady clock (no catch-up bursts); returns the next frame number.
+
+    With `lockstep`, each frame also waits for the answer to the one before, so a slow server
+    analyses every frame instead of dropping some (tests use it for exact counts)."""
     interval = 1.0 / fps
     start = time.perf_counter()
     n = n0
@@ -104,6 +113,10 @@ async def _stream(
         trace.sent_at[n] = time.perf_counter()
         await ws.send_bytes(frame)
         trace.sent += 1
+        if lockstep:
+            deadline = time.monotonic() + timeout
+            while n in trace.sent_at and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
         n += 1
     return n
 
@@ -117,6 +130,7 @@ async def run_session(
     *,
     trace: SessionTrace | None = None,
     timeout: float = 60.0,
+    lockstep: bool = False,
 ) -> dict[str, Any]:
     """Open the session link, stream both phases and return the final `result` (or `retry`) message.
 
@@ -144,7 +158,7 @@ async def run_session(
                 for phase, frames in (("baseline", baseline), ("stimulus", stimulus)):
                     await ws.send_json({"v": VERSION, "type": "start", "phase": phase})
                     await _expect(inbox, ["phase"], timeout)
-                    n = await _stream(ws, frames, fps, trace, n)
+                    n = await _stream(ws, frames, fps, trace, n, lockstep, timeout)
                 await ws.send_json({"v": VERSION, "type": "finish"})
                 return await _expect(inbox, FINAL_TYPES, timeout)
             finally:
