@@ -6,6 +6,7 @@ summing to 1. That is the form stored on each movie and read by the recommender.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -94,7 +95,9 @@ def extract_many(
                 on_done(outcome)
             yield outcome
         return
-    with ProcessPoolExecutor(workers, initializer=limit_threads) as pool:
+    # spawn, not fork: a forked child inherits OpenMP/BLAS thread state (torch, scikit-learn) and can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=limit_threads) as pool:
         pending: set[Future[PaletteOutcome]] = set()
         for key, source in items:
             pending.add(pool.submit(_task, key, source, colours))
