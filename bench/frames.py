@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench.common import one_core
 from bench.face_frames import CASCADE, face_clips
 from core.frames import FaceTracker, FrameAnalyser
 from models.net import EMOTIONS, INPUT_SIZE, normalise
@@ -70,18 +69,6 @@ class SizeResult:
     accuracy: float  # top emotion equals the FER2013 label
     baseline_accuracy: float
     batched_fps: float  # ours, one analyse_batch call per round of frames from several streams
-
-
-@contextmanager
-def one_core() -> Iterator[int]:
-    """Pin this process to one core (the last allowed), so 'one core' is literal; restore afterwards."""
-    before = os.sched_getaffinity(0)
-    core = max(before)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield core
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def _pct(values: Sequence[float], q: float) -> float:

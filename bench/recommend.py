@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import statistics
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from bench.common import one_core
 from core.ciede2000 import ciede2000_scalar
 from core.colour import srgb_to_lab
 from core.colour_psychology import emotion_from_names, mood_colours
@@ -48,18 +47,6 @@ TOP_N = 10
 TARGET_MS_100K = 100.0
 TARGET_SPEEDUP = 100.0
 MOODS: tuple[EmotionResult, ...] = tuple(emotion_from_names(e) for e in EMOTIONS)
-
-
-@contextmanager
-def one_core() -> Iterator[int]:
-    """Pin this process to one core (the last allowed), so 'one core' is literal; restore afterwards."""
-    before = os.sched_getaffinity(0)
-    core = max(before)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield core
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 # --- data ----------------------------------------------------------------------------------------

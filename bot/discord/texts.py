@@ -7,6 +7,7 @@ everything else English (the two UI languages MoodReel has).
 from __future__ import annotations
 
 from core.emotions import EMOTION_LABELS
+from core.genres import GENRE_NAMES_KO
 
 LOCALES = ("en", "ko")
 
@@ -117,29 +118,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# TMDB's English genre names, as Korean users see them on TMDB and Watcha Pedia.
-GENRES_KO: dict[str, str] = {
-    "Action": "액션",
-    "Adventure": "모험",
-    "Animation": "애니메이션",
-    "Comedy": "코미디",
-    "Crime": "범죄",
-    "Documentary": "다큐멘터리",
-    "Drama": "드라마",
-    "Family": "가족",
-    "Fantasy": "판타지",
-    "History": "역사",
-    "Horror": "공포",
-    "Music": "음악",
-    "Mystery": "미스터리",
-    "Romance": "로맨스",
-    "Science Fiction": "SF",
-    "TV Movie": "TV 영화",
-    "Thriller": "스릴러",
-    "War": "전쟁",
-    "Western": "서부",
-}
-
 
 def lang_of(locale: object) -> str:
     """'ko' for any Korean locale (Discord sends 'ko'), 'en' for everything else."""
@@ -157,5 +135,5 @@ def emotion_name(lang: str, emotion: str) -> str:
 
 def genre_names(lang: str, genres: tuple[str, ...] | list[str]) -> str:
     if lang == "ko":
-        return ", ".join(GENRES_KO.get(g, g) for g in genres)
+        return ", ".join(GENRE_NAMES_KO.get(g, g) for g in genres)
     return ", ".join(genres)

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.mattermost.signing import ContextSigner, PageContext
-from bot.mattermost.texts import GENRES_KO, LABELS
+from bot.mattermost.texts import LABELS
 from core.colour_psychology import colour_name
 from core.emotions import EMOTION_LABELS
+from core.genres import GENRE_NAMES_KO
 from core.results import MoodResult, Recommendation
 
 ACTIONS_PATH = "/mattermost/actions"
@@ -60,7 +61,7 @@ def _title(rec: Recommendation, locale: str) -> str:
 def _genres(rec: Recommendation, locale: str) -> str:
     if not rec.genres:
         return LABELS[locale]["unknown"]
-    return ", ".join(GENRES_KO.get(g, g) if locale == "ko" else g for g in rec.genres)
+    return ", ".join(GENRE_NAMES_KO.get(g, g) if locale == "ko" else g for g in rec.genres)
 
 
 def carousel_attachment(
