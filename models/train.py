@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from models.data import DEFAULT_NPZ, load_faces
 from models.net import EMOTIONS, EmotionNet, normalise
-from models.weights import DEFAULT_WEIGHTS, save_weights
+from models.weights import DEFAULT_WEIGHTS, load_model, save_weights
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "last.pt"
 
@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where the best weights go")
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke runs)")
+    p.add_argument("--init", type=Path, help="start from these weights: a further, usually gentler, cycle")
     return p.parse_args(argv)
 
 
@@ -110,12 +111,17 @@ def main(argv: list[str] | None = None) -> None:
     x_val = normalise(torch.from_numpy(val.pixels)).to(dev)
     y_val = torch.from_numpy(val.labels).to(dev)
 
+    best = 0.0
     model = EmotionNet().to(dev).to(memory_format=torch.channels_last)
+    if args.init:
+        model.load_state_dict(load_model(args.init).state_dict())
+        best = accuracy(model, x_val.contiguous(memory_format=torch.channels_last), y_val)
+        print(f"starting from {args.init} (PublicTest {best:.4f})")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps = math.ceil(n / args.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, epochs=args.epochs, steps_per_epoch=steps)
     gen = torch.Generator(device=dev).manual_seed(args.seed)
-    start, best = 0, 0.0
+    start = 0
     if args.resume and args.checkpoint.exists():
         state = torch.load(args.checkpoint, map_location=dev)
         model.load_state_dict(state["model"])
@@ -145,7 +151,10 @@ def main(argv: list[str] | None = None) -> None:
         improved = acc > best
         if improved:
             best = acc
-            save_weights(model, args.out, {"publictest_accuracy": acc, "epoch": epoch + 1})
+            meta = {"publictest_accuracy": acc, "epoch": epoch + 1, "epochs": args.epochs, "lr": args.lr}
+            if args.init:
+                meta["init"] = str(args.init.name)
+            save_weights(model, args.out, meta)
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "model": model.state_dict(),
