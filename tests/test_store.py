@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,15 +62,13 @@ def test_embedded_mongod_recovers_from_a_killed_run(tmp_path: Path) -> None:
     assert lock.read_text().strip() == ""  # clean shutdown empties the lock
 
 
-def test_live_lock_is_not_stolen(tmp_path: Path) -> None:
-    sleeper = subprocess.Popen(["bash", "-c", "exec -a mongod sleep 30"])
-    try:
-        (tmp_path / "mongod.lock").write_text(str(sleeper.pid))
+def test_a_running_mongod_keeps_its_data_dir(tmp_path: Path) -> None:
+    """A second MoodReel pointed at a live mongod's data dir gets a clear error, not a stolen lock."""
+    with EmbeddedMongo(tmp_path) as first:
         with pytest.raises(MongoStartError, match="another mongod"):
-            clear_stale_lock(tmp_path)
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+            EmbeddedMongo(tmp_path).start()
+        assert first.process is not None and first.process.poll() is None
+    assert clear_stale_lock(tmp_path) is False  # a clean shutdown leaves an empty lock
 
 
 async def test_open_store_starts_and_stops_embedded_mongod(tmp_path: Path, settings: Settings) -> None:
