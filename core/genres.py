@@ -17,8 +17,6 @@ candidate, and the poster colours rank the candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from core.emotions import check_emotion
 from core.results import EmotionResult
 
@@ -89,15 +87,6 @@ def genres_for(emotion: str) -> tuple[str, ...]:
 def mood_genres(emotion: EmotionResult) -> tuple[str, ...]:
     """The genres whose movies are candidates for the mood: the primary emotion's."""
     return genres_for(emotion.primary)
-
-
-def genre_reason(emotion: str, genre: str) -> str | None:
-    return dict(EMOTION_GENRES[check_emotion(emotion)]).get(genre)
-
-
-def unknown_genres(names: Iterable[str]) -> list[str]:
-    """The names that are not TMDB genres (for clear errors on user input)."""
-    return sorted(set(names) - TMDB_GENRES)
 
 
 # TMDB's English genre names as Korean viewers see them on TMDB and Watcha Pedia.

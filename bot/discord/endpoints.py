@@ -24,7 +24,3 @@ def use_endpoints(api_base: str | None = None, gateway_url: str | None = None) -
         discord.http.Route.BASE = api_base.rstrip("/")
     if gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-
-
-def current_endpoints() -> tuple[str, str]:
-    return discord.http.Route.BASE, str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
