@@ -40,6 +40,7 @@ class EmotionNet(nn.Module):
 
     Downsampling in the stem is what keeps one face under 3 ms on a single CPU core;
     the channel count doubles whenever the resolution halves so each stage costs alike.
+    `extra_blocks` deepens the 12-pixel stage, the cheapest place to add capacity.
     """
 
     def __init__(
@@ -47,9 +48,11 @@ class EmotionNet(nn.Module):
         widths: tuple[int, int, int, int] = (32, 48, 96, 192),
         num_classes: int = len(EMOTIONS),
         dropout: float = 0.3,
+        extra_blocks: int = 0,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
+        self.extra_blocks = extra_blocks
         w0, w1, w2, w3 = widths
         self.stem = nn.Sequential(_conv_bn(1, w0), _conv_bn(w0, w1, stride=2))
         self.stages = nn.Sequential(
@@ -57,12 +60,18 @@ class EmotionNet(nn.Module):
             ResidualBlock(w1, w2, 2),
             ResidualBlock(w2, w3, 2),
         )
+        # Kept apart from `stages` so weights of a shallower net load unchanged; each new block
+        # starts as the identity (zero last-BN scale), so growing a trained net keeps its accuracy.
+        self.deep = nn.Sequential(*(ResidualBlock(w2, w2, 1) for _ in range(extra_blocks)))
+        for block in self.deep:
+            nn.init.zeros_(block.conv2[1].weight)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stages(self.stem(x)))
+        x = self.stages[1](self.stages[0](self.stem(x)))
+        return self.head(self.stages[2](self.deep(x)))
 
 
 # FER2013 pixel statistics (Training split), fixed so training and inference agree.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import random
 import time
@@ -41,27 +42,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where the best weights go")
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke runs)")
     p.add_argument("--init", type=Path, help="start from these weights: a further, usually gentler, cycle")
+    p.add_argument(
+        "--extra-blocks",
+        type=int,
+        default=0,
+        help="residual blocks added at 12x12; with --init they start as the identity (default: %(default)s)",
+    )
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
+    p.add_argument("--jitter", type=float, default=1.0, help="scale of rotation, zoom and shift ranges")
+    p.add_argument("--erase", type=float, default=0.5, help="share of faces given a random-erasing patch")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="also keep an exponential moving average of the weights with this decay, e.g. 0.998",
+    )
     return p.parse_args(argv)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator, jitter: float = 1.0, erase: float = 0.5) -> torch.Tensor:
     """Flips, small rotations, shifts and scale changes, then random erasing; all batched."""
     n, dev = x.shape[0], x.device
     u = lambda lo, hi: torch.rand(n, generator=gen, device=dev) * (hi - lo) + lo  # noqa: E731
-    angle = u(-12, 12) * math.pi / 180
-    scale = u(0.88, 1.12)
+    angle = u(-12 * jitter, 12 * jitter) * math.pi / 180
+    scale = u(1 - 0.12 * jitter, 1 + 0.12 * jitter)
+    shift = 0.12 * jitter
     flip = torch.where(torch.rand(n, generator=gen, device=dev) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
         [
-            torch.stack([cos * flip, -sin, u(-0.12, 0.12)], 1),
-            torch.stack([sin * flip, cos, u(-0.12, 0.12)], 1),
+            torch.stack([cos * flip, -sin, u(-shift, shift)], 1),
+            torch.stack([sin * flip, cos, u(-shift, shift)], 1),
         ],
         1,
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    # Random erasing: one rectangle on half the faces, filled with noise.
+    # Random erasing: one rectangle on a share of the faces, filled with noise.
     size = x.shape[-1]
     h = (u(0.15, 0.4) * size).long()
     w = (u(0.15, 0.4) * size).long()
@@ -71,9 +88,40 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     mask = ((rows[None, :] >= top[:, None]) & (rows[None, :] < (top + h)[:, None]))[:, :, None] & (
         (rows[None, :] >= left[:, None]) & (rows[None, :] < (left + w)[:, None])
     )[:, None, :]
-    mask &= (torch.rand(n, generator=gen, device=dev) < 0.5)[:, None, None]
+    mask &= (torch.rand(n, generator=gen, device=dev) < erase)[:, None, None]
     noise = torch.randn(x.shape, generator=gen, device=dev)
     return torch.where(mask[:, None], noise, x)
+
+
+def grow_from(model: EmotionNet, source: EmotionNet) -> None:
+    """Copy a trained net into `model`, which may have extra blocks; those keep their identity start."""
+    try:
+        missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError as exc:  # shapes differ: another width
+        raise SystemExit(f"--init weights do not fit this network: {exc}") from None
+    if unexpected or any(not key.startswith("deep.") for key in missing):
+        raise SystemExit(f"--init weights do not fit this network: {unexpected or missing}")
+
+
+class WeightAverage:
+    """An exponential moving average of the weights (and BN statistics), evaluated beside the raw ones.
+
+    Averaging smooths the noise of the last steps, which matters on labels as noisy as FER2013's.
+    """
+
+    def __init__(self, model: EmotionNet, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: EmotionNet) -> None:
+        for avg, cur in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
+            if avg.is_floating_point():
+                avg.lerp_(cur, 1 - self.decay)
+            else:
+                avg.copy_(cur)
 
 
 @torch.inference_mode()
@@ -112,11 +160,14 @@ def main(argv: list[str] | None = None) -> None:
     y_val = torch.from_numpy(val.labels).to(dev)
 
     best = 0.0
-    model = EmotionNet().to(dev).to(memory_format=torch.channels_last)
+    x_val = x_val.contiguous(memory_format=torch.channels_last)
+    model = EmotionNet(dropout=args.dropout, extra_blocks=args.extra_blocks)
+    model = model.to(dev).to(memory_format=torch.channels_last)
     if args.init:
-        model.load_state_dict(load_model(args.init).state_dict())
-        best = accuracy(model, x_val.contiguous(memory_format=torch.channels_last), y_val)
+        grow_from(model, load_model(args.init))
+        best = accuracy(model, x_val, y_val)
         print(f"starting from {args.init} (PublicTest {best:.4f})")
+    ema = WeightAverage(model, args.ema) if args.ema else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps = math.ceil(n / args.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, epochs=args.epochs, steps_per_epoch=steps)
@@ -129,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start, best = state["epoch"], state["best"]
+        if ema is not None and "ema" in state:
+            ema.model.load_state_dict(state["ema"])
         print(f"resuming after epoch {start}, best PublicTest accuracy so far {best:.4f}")
 
     for epoch in range(start, args.epochs):
@@ -138,23 +191,32 @@ def main(argv: list[str] | None = None) -> None:
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", leave=False)
         for step in bar:
             idx = order[step * args.batch_size : (step + 1) * args.batch_size]
-            xb = augment(x_train[idx], gen).contiguous(memory_format=torch.channels_last)
+            xb = augment(x_train[idx], gen, args.jitter, args.erase)
+            xb = xb.contiguous(memory_format=torch.channels_last)
             loss = torch.sum(-target[idx] * F.log_softmax(model(xb), 1), 1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(model)
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        acc = accuracy(model, x_val.contiguous(memory_format=torch.channels_last), y_val)
+        acc = accuracy(model, x_val, y_val)
+        candidate, ema_acc = model, None
+        if ema is not None:
+            ema_acc = accuracy(ema.model, x_val, y_val)
+            if ema_acc > acc:
+                candidate, acc = ema.model, ema_acc
         improved = acc > best
         if improved:
             best = acc
             meta = {"publictest_accuracy": acc, "epoch": epoch + 1, "epochs": args.epochs, "lr": args.lr}
+            meta["averaged"] = candidate is not model
             if args.init:
                 meta["init"] = str(args.init.name)
-            save_weights(model, args.out, meta)
+            save_weights(candidate, args.out, meta)
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "model": model.state_dict(),
@@ -164,12 +226,15 @@ def main(argv: list[str] | None = None) -> None:
             "epoch": epoch + 1,
             "best": best,
         }
+        if ema is not None:
+            state["ema"] = ema.model.state_dict()
         torch.save(state, args.checkpoint.with_suffix(".tmp"))
         args.checkpoint.with_suffix(".tmp").replace(
             args.checkpoint
         )  # atomic: a kill never leaves half a file
         print(
             f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {acc:.4f}"
+            f"{'' if ema_acc is None else f' (averaged {ema_acc:.4f})'}"
             f"{' (best, saved)' if improved else ''}, {time.perf_counter() - t0:.0f}s",
             flush=True,
         )
