@@ -29,6 +29,7 @@ and lightness moves 60% of the way towards a pale L* = 78 at strength 0).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -155,6 +156,8 @@ def basic_colour_name(lab: Sequence[float], locale: str = "en") -> str:
 def colour_name(colour: MoodColour, locale: str = "en") -> str:
     """A mood colour's name in the UI language (the table's Korean name for "ko")."""
     if locale == "ko":
+        if colour.name_ko:
+            return colour.name_ko
         for entry in EMOTION_PALETTES.get(colour.emotion, ()):
             if entry.name == colour.name:
                 return entry.name_ko
@@ -206,7 +209,7 @@ def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[M
     strength = _strength(emotion, primary, DEFAULT_PRIMARY_STRENGTH)
     for entry in EMOTION_PALETTES[primary]:
         rgb, lab = intensify(entry.rgb, strength)
-        out.append(MoodColour(primary, entry.name, rgb, lab, primary_weight * entry.share))
+        out.append(MoodColour(primary, entry.name, rgb, lab, primary_weight * entry.share, entry.name_ko))
     each = (1 - primary_weight) / len(secondary) if secondary else 0.0
     for name in secondary:
         if each <= 0:
@@ -223,9 +226,9 @@ def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[M
                 break
         assert chosen is not None
         entry, rgb, lab = chosen
-        out.append(MoodColour(name, entry.name, rgb, lab, each))
+        out.append(MoodColour(name, entry.name, rgb, lab, each, entry.name_ko))
     total = sum(c.weight for c in out)
-    return tuple(MoodColour(c.emotion, c.name, c.rgb, c.lab, round(c.weight / total, 6)) for c in out)
+    return tuple(dataclasses.replace(c, weight=round(c.weight / total, 6)) for c in out)
 
 
 def emotion_from_names(

@@ -35,7 +35,7 @@ import numpy as np
 
 from core.ciede2000 import ciede2000, ciede2000_components
 from core.colour import lab_to_srgb, srgb_to_lab
-from core.colour_psychology import basic_colour_name, emotion_label, mood_colours
+from core.colour_psychology import basic_colour_name, colour_name, emotion_label, mood_colours
 from core.config import RecommenderSettings
 from core.genres import mood_genres
 from core.results import EmotionResult, MoodColour, Recommendation
@@ -389,19 +389,28 @@ def _hex(rgb: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def _closeness(delta_e: float) -> str:
-    if delta_e < 5:
-        return "matches"
-    if delta_e < 12:
-        return "is close to"
-    if delta_e < 25:
-        return "echoes"
-    return "is the nearest it has to"
+NO_MATCH = "No poster colour is near your mood colours."
+NO_MATCH_KO = "포스터에 기분 색과 가까운 색이 없어요."
+# ΔE00 limits and the words for them; Korean uses noun phrases so no particle depends on the name.
+_CLOSENESS = (
+    (5.0, "matches", "거의 같은 색"),
+    (12.0, "is close to", "가까운 색"),
+    (25.0, "echoes", "닮은 색"),
+    (math.inf, "is the nearest it has to", "그나마 가장 가까운 색"),
+)
 
 
-def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2) -> str:
+def _closeness(delta_e: float, locale: str = "en") -> str:
+    for limit, en, ko in _CLOSENESS:
+        if delta_e < limit:
+            return ko if locale == "ko" else en
+    return _CLOSENESS[-1][2 if locale == "ko" else 1]  # NaN lands here
+
+
+def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2, locale: str = "en") -> str:
     """Which mood colour met which poster colour, in words, e.g.
     "Its yellow (#f2c230, 34% of the poster) matches your sunny yellow for Happy (ΔE00 3.1)."
+    In Korean: "포스터의 노랑(#f2c230, 34%) ↔ 행복의 햇살 노랑: 거의 같은 색 (ΔE00 3.1)."
 
     The primary emotion's best match comes first (it is what the mood is about), then the next best.
     """
@@ -412,13 +421,23 @@ def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2)
     for match in chosen:
         colour = colours[match.mood_index]
         rgb = ranked.poster_rgb[match.poster_index]
-        name = basic_colour_name(srgb_to_lab(rgb))
+        name = basic_colour_name(srgb_to_lab(rgb), locale)
+        if locale == "ko":
+            parts.append(
+                f"포스터의 {name}({_hex(rgb)}, {match.share:.0%}) ↔ {emotion_label(colour.emotion, 'ko')}의 "
+                f"{colour_name(colour, 'ko')}: {_closeness(match.delta_e, 'ko')} (ΔE00 {match.delta_e:.1f})"
+            )
+            continue
         parts.append(
             f"its {name} ({_hex(rgb)}, {match.share:.0%} of the poster) {_closeness(match.delta_e)} "
             f"your {colour.name} for {emotion_label(colour.emotion)} (ΔE00 {match.delta_e:.1f})"
         )
     if not parts:
-        return "No poster colour is near your mood colours."
+        return (
+            "포스터에 기분 색과 가까운 색이 없어요."
+            if locale == "ko"
+            else "No poster colour is near your mood colours."
+        )
     text = "; ".join(parts) + "."
     return text[0].upper() + text[1:]
 
@@ -442,6 +461,7 @@ def recommendation(doc: Mapping[str, Any], ranked: Ranked, colours: Sequence[Moo
         genres=tuple(doc.get("genres") or ()),
         score=ranked.score,
         reason=reason_text(ranked, colours),
+        reason_ko=reason_text(ranked, colours, locale="ko"),
         popularity=float(doc.get("popularity") or 0.0),
         vote_count=int(doc.get("vote_count") or 0),
         vote_average=float(doc.get("vote_average") or 0.0),

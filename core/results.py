@@ -73,6 +73,7 @@ class MoodColour:
     rgb: tuple[int, int, int]
     lab: tuple[float, float, float]
     weight: float  # share of the whole set, sums to 1
+    name_ko: str = ""  # the colour table's Korean name, for Korean chats and pages
 
     @property
     def hex(self) -> str:
@@ -80,7 +81,8 @@ class MoodColour:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MoodColour:
-        return cls(d["emotion"], d["name"], tuple(d["rgb"]), tuple(d["lab"]), d["weight"])  # type: ignore[arg-type]
+        rgb, lab = tuple(d["rgb"]), tuple(d["lab"])
+        return cls(d["emotion"], d["name"], rgb, lab, d["weight"], d.get("name_ko", ""))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Recommendation:
     genres: tuple[str, ...]
     score: float
     reason: str
+    reason_ko: str | None = None
     popularity: float = 0.0
     vote_count: int = 0
     vote_average: float = 0.0

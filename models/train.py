@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        acc = accuracy(model, x_val, y_val)
+        raw_acc = acc = accuracy(model, x_val, y_val)
         candidate, ema_acc = model, None
         if ema is not None:
             ema_acc = accuracy(ema.model, x_val, y_val)
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
             args.checkpoint
         )  # atomic: a kill never leaves half a file
         print(
-            f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {acc:.4f}"
+            f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {raw_acc:.4f}"
             f"{'' if ema_acc is None else f' (averaged {ema_acc:.4f})'}"
             f"{' (best, saved)' if improved else ''}, {time.perf_counter() - t0:.0f}s",
             flush=True,

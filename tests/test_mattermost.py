@@ -384,6 +384,9 @@ async def test_korean_result_post(world: World) -> None:
     rec = result.recommendations[0]
     assert first["title"] == f"{rec.title_ko or rec.title} ({rec.year})"
     assert {f["title"] for f in first["fields"]} == {"개봉", "장르", "어울림"}
+    # The match reason is in Korean too, naming the colour by its Korean name.
+    assert rec.reason_ko and first["text"] == rec.reason_ko and first["text"] != rec.reason
+    assert first["text"].startswith("포스터의") and "ΔE00" in first["text"]
 
 
 async def test_results_wait_while_mattermost_is_down_and_are_retried(world: World) -> None:
@@ -505,7 +508,8 @@ def test_driver_options_from_mattermost_url(settings: Settings) -> None:
 def test_carousel_with_one_movie_or_none() -> None:
     emotion = EmotionResult("happy", ("surprise", "neutral"), {"happy": 0.9, "surprise": 0.4, "neutral": 0.2})
     rec = Recommendation(
-        603, "The Matrix", "매트릭스", 1999, ("Action", "Science Fiction"), 91.4, "Its green matches.",
+        603, "The Matrix", "매트릭스", 1999, ("Action", "Science Fiction"), 91.4,
+        "Its green matches.", "초록이 어울려요.",
         poster_url="https://image.tmdb.org/t/p/w500/matrix.jpg", palette=("#113322",),
     )  # fmt: skip
     one = MoodResult("s1", emotion, (), (rec,), {"user_name": "ann"})
@@ -513,6 +517,9 @@ def test_carousel_with_one_movie_or_none() -> None:
     [attachment] = post["props"]["attachments"]
     assert attachment["image_url"] == rec.poster_url and attachment["color"] == "#113322"
     assert attachment["title"] == "매트릭스 (1999)" and "actions" not in attachment  # nothing to page to
+    assert attachment["text"] == "초록이 어울려요."
+    english = result_post(one, "c1", "en", ("f1",), SIGNER, "http://x/mattermost/actions")
+    assert english["props"]["attachments"][0]["text"] == "Its green matches."
     assert {f["value"] for f in attachment["fields"]} == {"1999", "91 / 100", "액션, SF"}
     assert post["channel_id"] == "c1" and post["file_ids"] == ["f1"]
     none = result_post(MoodResult("s2", emotion, (), ()), "c1", "en", ("f2",), SIGNER, "http://x")

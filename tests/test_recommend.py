@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.colour import srgb_to_lab
-from core.colour_psychology import emotion_from_names, mood_colours
+from core.colour_psychology import colour_name, emotion_from_names, mood_colours
 from core.config import Settings
 from core.emotions import EMOTIONS
 from core.genres import EMOTION_GENRES, TMDB_GENRES, genres_for, mood_genres
@@ -93,6 +93,10 @@ async def test_poster_made_of_the_mood_colours_ranks_first(store: Store, setting
     assert (
         "sunny yellow for Happy" in first.reason and "#ffd23f" in first.reason and "ΔE00 0.0" in first.reason
     )
+    # ... in Korean too, with the colour table's Korean names.
+    assert first.reason_ko is not None and first.reason_ko.startswith("포스터의")
+    assert f"행복의 {colour_name(colours[0], 'ko')}: 거의 같은 색" in first.reason_ko
+    assert "#ffd23f" in first.reason_ko and "ΔE00 0.0" in first.reason_ko
     assert first.palette == tuple(c.hex for c in sorted(colours, key=lambda c: -c.weight))
     assert first.tmdb_url == "https://www.themoviedb.org/movie/9000001"
 

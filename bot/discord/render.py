@@ -132,8 +132,9 @@ def movie_embed(result: MoodResult, index: int, lang: str) -> discord.Embed:
     other_title = rec.title if main_title != rec.title else rec.title_ko
     year = f" ({rec.year})" if rec.year else ""
     lines = [f"*{other_title}*"] if other_title and other_title != main_title else []
-    if rec.reason:
-        lines.append(rec.reason)
+    reason = rec.reason_ko if lang == "ko" and rec.reason_ko else rec.reason
+    if reason:
+        lines.append(reason)
     embed = discord.Embed(
         title=clip(main_title, 240) + year,
         url=rec.tmdb_url or rec.watcha_url or None,

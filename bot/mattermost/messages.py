@@ -78,12 +78,13 @@ def carousel_attachment(
     index %= len(recs)
     rec = recs[index]
     words = LABELS[locale]
+    reason = rec.reason_ko if locale == "ko" and rec.reason_ko else rec.reason
     colour = rec.palette[0] if rec.palette else (result.colours[0].hex if result.colours else FALLBACK_COLOUR)
     attachment: dict[str, Any] = {
-        "fallback": f"{_title(rec, locale)}: {round(rec.score)}/100. {rec.reason}",
+        "fallback": f"{_title(rec, locale)}: {round(rec.score)}/100. {reason}",
         "color": colour,
         "title": _title(rec, locale),
-        "text": rec.reason,
+        "text": reason,
         "fields": [
             {"short": True, "title": words["year"], "value": str(rec.year) if rec.year else words["unknown"]},
             {"short": True, "title": words["match"], "value": f"{round(rec.score)} / 100"},

@@ -372,9 +372,10 @@
       const chip = el("span", "chip");
       chip.style.setProperty("background-color", hex);
       li.appendChild(chip);
-      li.appendChild(el("span", "swatch-name", `${colour.name} · ${Math.round(colour.weight * 100)}%`));
+      const name = LOCALE === "ko" && colour.name_ko ? colour.name_ko : colour.name;
+      li.appendChild(el("span", "swatch-name", `${name} · ${Math.round(colour.weight * 100)}%`));
       li.appendChild(el("span", "swatch-hex", hex));
-      li.setAttribute("aria-label", `${colour.name}, ${hex}`);
+      li.setAttribute("aria-label", `${name}, ${hex}`);
       swatches.appendChild(li);
     }
 
@@ -413,7 +414,8 @@
       info.appendChild(heading);
       info.appendChild(el("p", "small", (rec.genres || []).join(" · ")));
       info.appendChild(el("p", "match", t("result.match", { n: Math.round(rec.score) })));
-      if (rec.reason) info.appendChild(el("p", "reason", rec.reason));
+      const reason = LOCALE === "ko" && rec.reason_ko ? rec.reason_ko : rec.reason;
+      if (reason) info.appendChild(el("p", "reason", reason));
       li.appendChild(info);
       picks.appendChild(li);
     }
