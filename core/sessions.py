@@ -303,6 +303,18 @@ class SessionService:
         doc.pop("claim_hash", None)
         return doc
 
+    async def finished_result(self, session_id: str, claim: str) -> MoodResult | None:
+        """The stored result, for the browser that ran the session (a reload after the end), else None."""
+        doc = await self.store.sessions.find_one(
+            {"session_id": session_id, "state": {"$in": ["analysed", "delivered"]}, "result": {"$ne": None}},
+            {"_id": 0, "claim_hash": 1, "result": 1},
+        )
+        if doc is None or not doc.get("claim_hash") or not isinstance(claim, str):
+            return None
+        if not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
+            return None
+        return MoodResult.from_dict(doc["result"])
+
     async def set_state(self, session_id: str, state: str, **fields: Any) -> None:
         """Move a running session to `state` (baseline, stimulus); finished sessions are left alone."""
         if state not in ACTIVE_STATES:

@@ -338,6 +338,34 @@ async def test_too_few_faces_asks_to_retry_then_declaring_still_recommends(
     await ws.close()
 
 
+async def test_a_reload_after_the_end_shows_the_result_again(
+    client: TestClient, services: Services, frames: dict[str, list[bytes]]
+) -> None:
+    _, url = await new_link(client, services, SessionOrigin("web", "u1"))
+    path = path_of(url)
+    assert (await client.get(f"{path}/result")).status == 404  # nothing yet, not even claimed
+    ws = await open_socket(client, path)
+    assert (await client.get(f"{path}/result")).status == 404  # running: no result yet
+    await send(ws, type="declare", feeling="happy")
+    result = (await until(ws, "result"))["result"]
+    await ws.close()
+    # The browser that ran the session reloads: the page opens and fetches the same result.
+    page = await client.get(path)
+    assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+    again = await client.get(f"{path}/result")
+    assert again.status == 200 and again.headers["Cache-Control"] == "no-store"
+    body = await again.json()
+    assert body["result"] == result and isinstance(body["posters"], dict)
+    # Any other browser still gets "already used", and no result.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        async with other.get(url) as other_page:
+            assert other_page.status == 409
+        async with other.get(f"{url}/result") as other_result:
+            assert other_result.status == 404 and "result" not in await other_result.json()
+    forged = await client.get(path[:-3] + "AAA/result")
+    assert forged.status == 403
+
+
 async def test_the_feeling_declared_in_chat_is_the_fallback(
     client: TestClient, services: Services, frames: dict[str, list[bytes]]
 ) -> None:

@@ -21,6 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bench.face_frames import face_frames
+from core.colour_psychology import colour_name
 from core.config import Settings
 from core.mongo import free_port
 from core.results import MoodResult
@@ -200,14 +201,20 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
             label = choice.text
             choice.send_keys("\n")  # the keyboard works too
             wait_state(driver, "result")
-            return {
+            seen = {
                 "intro": intro,
                 "label": label,
                 "headline": visible_text(driver, "headline"),
                 "method": visible_text(driver, "method"),
                 "sent": visible_text(driver, "sent"),
                 "lang": driver.execute_script("return document.documentElement.lang"),
+                "swatch": driver.find_element(By.CSS_SELECTOR, "#swatches .swatch-name").text,
+                "reasons": [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#picks .reason")],
             }
+            driver.refresh()  # a reload after the end shows the same result again
+            wait_state(driver, "result")
+            seen["reloaded"] = visible_text(driver, "headline")
+            return seen
         finally:
             driver.quit()
 
@@ -220,3 +227,7 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
     assert "Mattermost" in page["sent"]  # no hook: it waits for the adapter
     [waiting] = await server.sessions.undelivered("mattermost")
     assert waiting.emotion.method == "declared" and waiting.emotion.primary == "sad"
+    # Colour names and match reasons are Korean on a Korean page, and a reload keeps the result.
+    assert page["swatch"].startswith(colour_name(waiting.colours[0], "ko"))
+    assert page["reasons"] and all(r.startswith("포스터의") for r in page["reasons"])
+    assert page["reloaded"] == page["headline"]

@@ -5,6 +5,7 @@ Routes
 - POST /try              makes a local web session and redirects to its link
 - GET  /s/{token}        the webcam page for a session link (refusal pages for bad, expired, used links)
 - POST /s/{token}/claim  the page claims the session for this browser (single use; sets a cookie)
+- GET  /s/{token}/result the finished session's result, for the browser that ran it (a reload)
 - GET  /s/{token}/ws     the session's WebSocket (protocol in webcam_page.protocol)
 - GET  /posters/{id}.jpg local poster images, when the catalogue has them
 - GET  /healthz          liveness, with the analysis pool's counters
@@ -33,7 +34,7 @@ from core.store import utcnow
 from webcam_page import protocol as proto
 from webcam_page.pages import locale_of, refusal
 from webcam_page.security import origin_allowed, security_headers
-from webcam_page.session_socket import SessionSocket
+from webcam_page.session_socket import SessionSocket, local_posters
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ async def session_page(request: web.Request) -> web.StreamResponse:
         return refusal(request, "missing", 404)
     if doc["state"] != "created":
         claim = request.cookies.get(CLAIM_COOKIE)
+        if claim and await services.sessions.finished_result(session_id, claim) is not None:
+            # The browser that ran the session reloaded it: the page shows the result again.
+            return web.Response(text=request.app[SESSION_PAGE], content_type="text/html", charset="utf-8")
         try:
             if not claim:
                 raise services.sessions.refusal_for(doc)
@@ -144,12 +148,31 @@ async def claim(request: web.Request) -> web.StreamResponse:
         CLAIM_COOKIE,
         secret,
         path=f"/s/{token}",
-        max_age=int(settings.sessions.max_session_seconds) + 60,
+        # As long as the link lives, so a reload after the end can still show the result.
+        max_age=int(settings.sessions.link_ttl_minutes * 60 + settings.sessions.max_session_seconds) + 60,
         httponly=True,
         samesite="Strict",
         secure=settings.server.base_url.startswith("https://"),
     )
     return response
+
+
+async def session_result(request: web.Request) -> web.StreamResponse:
+    """A finished session's result, for the browser holding its claim cookie, so a reload shows it."""
+    services = request.app[SERVICES]
+    try:
+        session_id = services.sessions.verify_token(request.match_info["token"])
+    except SessionError as exc:
+        return _json_refusal(exc)
+    result = await services.sessions.finished_result(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+    if result is None:
+        return web.json_response(
+            {"ok": False, "error": "pending", "message": "no result for this browser yet"}, status=404
+        )
+    posters = local_posters(request.app[POSTERS_DIR], result)
+    return web.json_response(
+        {"ok": True, "result": result.to_dict(), "posters": posters}, headers={"Cache-Control": "no-store"}
+    )
 
 
 async def session_socket(request: web.Request) -> web.StreamResponse:
@@ -228,6 +251,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/s/{token}", session_page)
     app.router.add_post("/s/{token}/claim", claim)
     app.router.add_get("/s/{token}/ws", session_socket)
+    app.router.add_get("/s/{token}/result", session_result)
     app.router.add_get("/posters/{name}", poster)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/favicon.ico", favicon)

@@ -320,13 +320,18 @@ class SessionSocket:
         await self.close(WSCloseCode.OK, "done")
 
     def _local_posters(self, result: MoodResult) -> dict[str, str]:
-        if self.posters_dir is None:
-            return {}
-        return {
-            str(r.tmdb_id): f"/posters/{r.tmdb_id}.jpg"
-            for r in result.recommendations
-            if (self.posters_dir / f"{r.tmdb_id}.jpg").is_file()
-        }
+        return local_posters(self.posters_dir, result)
+
+
+def local_posters(posters_dir: Path | None, result: MoodResult) -> dict[str, str]:
+    """Poster URLs this server can serve itself, by TMDB id (the page prefers them to TMDB's)."""
+    if posters_dir is None:
+        return {}
+    return {
+        str(r.tmdb_id): f"/posters/{r.tmdb_id}.jpg"
+        for r in result.recommendations
+        if (posters_dir / f"{r.tmdb_id}.jpg").is_file()
+    }
 
     async def _ended_elsewhere(self, exc: SessionError) -> None:
         self.phase = "done"

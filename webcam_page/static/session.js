@@ -425,8 +425,21 @@
 
   // --- wiring ----------------------------------------------------------------------------------
 
+  // A reload after the end: the server still has this browser's result, so show it again.
+  async function showEarlierResult() {
+    try {
+      const response = await fetch(`${base}/result`, { credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) return;
+      const body = await response.json();
+      if (!body.result || state.ws) return;
+      state.finished = true;
+      renderResult(body);
+    } catch (e) { /* no result: the page starts as usual */ }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     show("intro");
+    showEarlierResult();
     $("start").addEventListener("click", startWithCamera);
     $("no-camera").addEventListener("click", () => declareView("", false));
     $("reload").addEventListener("click", () => location.reload());
