@@ -410,7 +410,7 @@ def _closeness(delta_e: float, locale: str = "en") -> str:
 def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2, locale: str = "en") -> str:
     """Which mood colour met which poster colour, in words, e.g.
     "Its yellow (#f2c230, 34% of the poster) matches your sunny yellow for Happy (ΔE00 3.1)."
-    In Korean: "포스터의 노랑(#f2c230, 34%) ↔ 행복의 햇살 노랑: 거의 같은 색 (ΔE00 3.1)."
+    In Korean: "포스터의 노랑(#f2c230, 34%) ↔ 행복의 노랑: 거의 같은 색 (ΔE00 3.1)."
 
     The primary emotion's best match comes first (it is what the mood is about), then the next best.
     """
