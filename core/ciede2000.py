@@ -48,6 +48,15 @@ def ciede2000(lab1: np.ndarray | list | tuple, lab2: np.ndarray | list | tuple) 
     )
 
 
+def _seventh_power(x: np.ndarray) -> np.ndarray:
+    """x**7 by multiplication into one new array (faster than np.power on the hot path)."""
+    out = x * x
+    out *= out
+    out *= x * x
+    out *= x
+    return out
+
+
 def ciede2000_components(
     L1: np.ndarray, a1: np.ndarray, b1: np.ndarray, L2: np.ndarray, a2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
@@ -58,10 +67,7 @@ def ciede2000_components(
         return ciede2000_components(*one).reshape(())
     f = np.result_type(L1, a1, b1, L2, a2, b2).type
     csum = np.sqrt(a1 * a1 + b1 * b1) + np.sqrt(a2 * a2 + b2 * b2)
-    c7 = csum * csum
-    c7 *= c7
-    c7 *= csum * csum
-    c7 *= csum
+    c7 = _seventh_power(csum)
     g = c7 / (c7 + f(_K7))
     np.sqrt(g, out=g)
     g *= f(-0.5)
@@ -115,10 +121,7 @@ def ciede2000_components(
     np.exp(r_t, out=r_t)
     r_t *= f(math.radians(60))
     np.sin(r_t, out=r_t)
-    c7 = cp_sum * cp_sum
-    c7 *= c7
-    c7 *= cp_sum * cp_sum
-    c7 *= cp_sum
+    c7 = _seventh_power(cp_sum)
     r_c = c7 / (c7 + f(_K7))
     np.sqrt(r_c, out=r_c)
     r_t *= r_c

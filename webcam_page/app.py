@@ -112,7 +112,8 @@ async def session_page(request: web.Request) -> web.StreamResponse:
         return refusal(request, "missing", 404)
     if doc["state"] != "created":
         claim = request.cookies.get(CLAIM_COOKIE)
-        if claim and await services.sessions.finished_result(session_id, claim) is not None:
+        finished = doc["state"] in ("analysed", "delivered")
+        if finished and claim and await services.sessions.finished_result(session_id, claim) is not None:
             # The browser that ran the session reloaded it: the page shows the result again.
             return web.Response(text=request.app[SESSION_PAGE], content_type="text/html", charset="utf-8")
         try:

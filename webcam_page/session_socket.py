@@ -312,15 +312,12 @@ class SessionSocket:
                 "platform": self.origin.platform,
                 "delivered": sent_to_chat,
                 "result": result.to_dict(),
-                "posters": self._local_posters(result),
+                "posters": local_posters(self.posters_dir, result),
             }
         )
         if self.origin.platform == "web":
             await sessions.mark_delivered(self.session_id)  # the page itself was the recipient
         await self.close(WSCloseCode.OK, "done")
-
-    def _local_posters(self, result: MoodResult) -> dict[str, str]:
-        return local_posters(self.posters_dir, result)
 
 
 def local_posters(posters_dir: Path | None, result: MoodResult) -> dict[str, str]:
