@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from bench.face_frames import face_frames, no_face_frames
 from core.config import Settings
 from core.emotions import EMOTIONS
+from core.genres import GENRE_NAMES_KO
 from core.results import MoodResult
 from core.services import Services
 from core.sessions import SessionOrigin
@@ -356,6 +357,8 @@ async def test_a_reload_after_the_end_shows_the_result_again(
     assert again.status == 200 and again.headers["Cache-Control"] == "no-store"
     body = await again.json()
     assert body["result"] == result and isinstance(body["posters"], dict)
+    genres = {g for rec in result["recommendations"] for g in rec["genres"]}
+    assert genres and body["genres_ko"] == {g: GENRE_NAMES_KO[g] for g in genres}
     # Any other browser still gets "already used", and no result.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
         async with other.get(url) as other_page:

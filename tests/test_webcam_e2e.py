@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from bench.face_frames import face_frames
 from core.colour_psychology import colour_name
 from core.config import Settings
+from core.genres import GENRE_NAMES_KO
 from core.mongo import free_port
 from core.results import MoodResult
 from core.services import Services
@@ -210,6 +211,7 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
                 "lang": driver.execute_script("return document.documentElement.lang"),
                 "swatch": driver.find_element(By.CSS_SELECTOR, "#swatches .swatch-name").text,
                 "reasons": [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#picks .reason")],
+                "genres": [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#picks .pick-info .small")],
             }
             driver.refresh()  # a reload after the end shows the same result again
             wait_state(driver, "result")
@@ -230,4 +232,8 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
     # Colour names and match reasons are Korean on a Korean page, and a reload keeps the result.
     assert page["swatch"].startswith(colour_name(waiting.colours[0], "ko"))
     assert page["reasons"] and all(r.startswith("포스터의") for r in page["reasons"])
+    shown = [g for r in waiting.recommendations for g in r.genres]
+    korean = [" · ".join(GENRE_NAMES_KO[g] for g in r.genres) for r in waiting.recommendations]
+    assert page["genres"] == korean
+    assert shown and not any(g in " ".join(page["genres"]) for g in shown)  # no English genre left
     assert page["reloaded"] == page["headline"]

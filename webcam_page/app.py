@@ -34,7 +34,7 @@ from core.store import utcnow
 from webcam_page import protocol as proto
 from webcam_page.pages import locale_of, refusal
 from webcam_page.security import origin_allowed, security_headers
-from webcam_page.session_socket import SessionSocket, local_posters
+from webcam_page.session_socket import SessionSocket, result_payload
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,8 @@ async def session_result(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"ok": False, "error": "pending", "message": "no result for this browser yet"}, status=404
         )
-    posters = local_posters(request.app[POSTERS_DIR], result)
-    return web.json_response(
-        {"ok": True, "result": result.to_dict(), "posters": posters}, headers={"Cache-Control": "no-store"}
-    )
+    payload = result_payload(request.app[POSTERS_DIR], result)
+    return web.json_response({"ok": True, **payload}, headers={"Cache-Control": "no-store"})
 
 
 async def session_socket(request: web.Request) -> web.StreamResponse:

@@ -22,6 +22,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from core.analysis_pool import FrameDropped
 from core.emotion_stats import TooFewFaces, declared_result
 from core.frames import FaceTracker, FrameScore
+from core.genres import GENRE_NAMES_KO
 from core.mood import emotion_from_frames, mood_result, stats_config
 from core.results import EmotionResult, MoodResult
 from core.sessions import SessionError, SessionOrigin
@@ -311,13 +312,22 @@ class SessionSocket:
                 "type": "result",
                 "platform": self.origin.platform,
                 "delivered": sent_to_chat,
-                "result": result.to_dict(),
-                "posters": local_posters(self.posters_dir, result),
+                **result_payload(self.posters_dir, result),
             }
         )
         if self.origin.platform == "web":
             await sessions.mark_delivered(self.session_id)  # the page itself was the recipient
         await self.close(WSCloseCode.OK, "done")
+
+
+def result_payload(posters_dir: Path | None, result: MoodResult) -> dict[str, Any]:
+    """The result as the page shows it: with local poster URLs and Korean names of its genres."""
+    genres = {g for r in result.recommendations for g in r.genres}
+    return {
+        "result": result.to_dict(),
+        "posters": local_posters(posters_dir, result),
+        "genres_ko": {g: GENRE_NAMES_KO[g] for g in sorted(genres) if g in GENRE_NAMES_KO},
+    }
 
 
 def local_posters(posters_dir: Path | None, result: MoodResult) -> dict[str, str]:

@@ -412,7 +412,8 @@
       } else heading.textContent = title;
       if (rec.year) heading.appendChild(el("span", "year", ` (${rec.year})`));
       info.appendChild(heading);
-      info.appendChild(el("p", "small", (rec.genres || []).join(" · ")));
+      const genreName = (g) => (LOCALE === "ko" && (msg.genres_ko || {})[g]) || g;
+      info.appendChild(el("p", "small", (rec.genres || []).map(genreName).join(" · ")));
       info.appendChild(el("p", "match", t("result.match", { n: Math.round(rec.score) })));
       const reason = LOCALE === "ko" && rec.reason_ko ? rec.reason_ko : rec.reason;
       if (reason) info.appendChild(el("p", "reason", reason));
