@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from models.data import DEFAULT_NPZ, load_faces
 from models.net import EMOTIONS, EmotionNet, normalise
+from models.recalibrate import accuracy, recalibrate_bn
 from models.weights import DEFAULT_WEIGHTS, load_model, save_weights
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "last.pt"
@@ -56,6 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="also keep an exponential moving average of the weights with this decay, e.g. 0.998",
+    )
+    p.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="also try each epoch's weights with batch-norm statistics re-measured on unaugmented faces",
     )
     return p.parse_args(argv)
 
@@ -122,15 +128,6 @@ class WeightAverage:
                 avg.lerp_(cur, 1 - self.decay)
             else:
                 avg.copy_(cur)
-
-
-@torch.inference_mode()
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
-    model.eval()
-    hits = 0
-    for i in range(0, len(x), batch):
-        hits += (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
-    return hits / len(x)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,16 +201,22 @@ def main(argv: list[str] | None = None) -> None:
             loss_sum += loss.item() * len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
         raw_acc = acc = accuracy(model, x_val, y_val)
-        candidate, ema_acc = model, None
+        candidate, ema_acc, averaged, recalibrated = model, None, False, False
         if ema is not None:
             ema_acc = accuracy(ema.model, x_val, y_val)
             if ema_acc > acc:
-                candidate, acc = ema.model, ema_acc
+                candidate, acc, averaged = ema.model, ema_acc, True
+        if args.recalibrate:
+            for net, is_average in [(model, False)] + ([(ema.model, True)] if ema else []):
+                fresh = recalibrate_bn(net, x_train)
+                fresh_acc = accuracy(fresh, x_val, y_val)
+                if fresh_acc > acc:
+                    candidate, acc, averaged, recalibrated = fresh, fresh_acc, is_average, True
         improved = acc > best
         if improved:
             best = acc
             meta = {"publictest_accuracy": acc, "epoch": epoch + 1, "epochs": args.epochs, "lr": args.lr}
-            meta["averaged"] = candidate is not model
+            meta.update(averaged=averaged, recalibrated=recalibrated)
             if args.init:
                 meta["init"] = str(args.init.name)
             save_weights(candidate, args.out, meta)
@@ -235,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / seen:.4f}, PublicTest {raw_acc:.4f}"
             f"{'' if ema_acc is None else f' (averaged {ema_acc:.4f})'}"
+            f"{f' (recalibrated batch norm {acc:.4f})' if recalibrated else ''}"
             f"{' (best, saved)' if improved else ''}, {time.perf_counter() - t0:.0f}s",
             flush=True,
         )

@@ -1,15 +1,20 @@
-"""Training helpers: growing a trained net keeps what it learnt, and the weight average averages."""
+"""Training helpers: growing a trained net keeps what it learnt, the weight average averages, and
+batch-norm recalibration re-measures statistics without touching learnt weights."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from models.net import EmotionNet, normalise
+from models.recalibrate import main as recalibrate_main
+from models.recalibrate import model_from_checkpoint, recalibrate_bn
 from models.train import WeightAverage, augment, grow_from
-from models.weights import load_model, save_weights
+from models.weights import load_model, save_weights, weights_meta
 
 
 def _trained_like(seed: int, extra_blocks: int = 0) -> EmotionNet:
@@ -72,3 +77,64 @@ def test_augment_without_jitter_or_erasing_only_flips() -> None:
     mirrored = torch.isclose(out, x.flip(-1), atol=1e-4).flatten(1).all(1)
     assert bool((same | mirrored).all())
     assert 0 < int(mirrored.sum()) < 64
+
+
+def test_recalibration_measures_batch_norm_on_the_given_faces() -> None:
+    net = _trained_like(4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    faces = normalise(
+        torch.randint(0, 256, (300, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(5))
+    )
+    fresh = recalibrate_bn(net, faces, batch=100)  # equal batches: their average is the mean
+    assert not fresh.training and fresh is not net
+    # The first BN sees the first convolution's output: its mean is now that output's mean, over all faces.
+    with torch.no_grad():
+        conv_out = net.stem[0][0](faces)
+    bn = fresh.stem[0][1]
+    assert torch.allclose(bn.running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(bn.running_mean, before["stem.0.1.running_mean"], atol=1e-2)
+    # Learnt weights stay as they were, and the source net is untouched.
+    for key, value in fresh.state_dict().items():
+        if "running" not in key and "num_batches" not in key:
+            assert torch.equal(value, before[key]), key
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+
+
+def test_checkpoint_weights_load_raw_or_averaged(tmp_path: Path) -> None:
+    raw, avg = _trained_like(6, extra_blocks=1), _trained_like(7, extra_blocks=1)
+    path = tmp_path / "last.pt"
+    torch.save({"model": raw.state_dict(), "ema": avg.state_dict(), "epoch": 3}, path)
+    x = normalise(torch.randint(0, 256, (2, 48, 48), dtype=torch.uint8))
+    with torch.inference_mode():
+        assert torch.allclose(model_from_checkpoint(path, averaged=False)(x), raw(x), atol=1e-6)
+        assert torch.allclose(model_from_checkpoint(path, averaged=True)(x), avg(x), atol=1e-6)
+    torch.save({"model": raw.state_dict(), "epoch": 3}, path)
+    with pytest.raises(SystemExit, match="no averaged weights"):
+        model_from_checkpoint(path, averaged=True)
+
+
+def test_recalibrate_command_keeps_better_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Labels are the recalibrated net's own answers, so recalibration must win and be saved."""
+    net = _trained_like(8)
+    save_weights(net, tmp_path / "w.pt", {"publictest_accuracy": 0.1, "epoch": 1})
+    gen = torch.Generator().manual_seed(9)
+    pixels = torch.randint(0, 256, (60, 48, 48), dtype=torch.uint8, generator=gen)
+    usage = np.array([0] * 40 + [1] * 20, np.uint8)
+    fresh = recalibrate_bn(net, normalise(pixels[:40]))
+    with torch.inference_mode():
+        labels = fresh(normalise(pixels)).argmax(1).numpy().astype(np.uint8)
+        assert (net(normalise(pixels[40:])).argmax(1).numpy() != labels[40:]).any()
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, pixels=pixels.numpy(), label=labels, usage=usage)
+    out = tmp_path / "out.pt"
+    args = ["--weights", str(tmp_path / "w.pt"), "--data", str(npz), "--out", str(out), "--json"]
+    assert recalibrate_main(args) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["after"] == 1.0 and report["before"] < 1.0 and report["saved"] is True
+    meta = weights_meta(out)
+    assert meta["recalibrated"] is True and meta["publictest_accuracy"] == 1.0 and meta["epoch"] == 1
+    # Run again on the recalibrated weights: nothing better, so nothing is written.
+    stamp = out.stat().st_mtime_ns
+    assert recalibrate_main([*args[:1], str(out), *args[2:]]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] is False
+    assert out.stat().st_mtime_ns == stamp
