@@ -13,6 +13,7 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -47,8 +48,8 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: in
     return hits / len(x)
 
 
-def model_from_checkpoint(path: Path, averaged: bool) -> EmotionNet:
-    """The raw or averaged weights of a training checkpoint (`models.train --checkpoint`)."""
+def model_from_checkpoint(path: Path, averaged: bool) -> tuple[EmotionNet, dict[str, Any]]:
+    """The raw or averaged weights of a training checkpoint (`models.train --checkpoint`), with metadata."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     key = "ema" if averaged else "model"
     if key not in state:
@@ -57,7 +58,7 @@ def model_from_checkpoint(path: Path, averaged: bool) -> EmotionNet:
     blocks = len({k.split(".")[1] for k in weights if k.startswith("deep.")})
     model = EmotionNet(extra_blocks=blocks)
     model.load_state_dict(weights)
-    return model.eval()
+    return model.eval(), {"checkpoint": path.name, "epoch": state.get("epoch"), "averaged": averaged}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -88,11 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
-        model, meta = (
-            model_from_checkpoint(args.checkpoint, args.averaged),
-            {"checkpoint": args.checkpoint.name},
-        )
-        meta["averaged"] = args.averaged
+        model, meta = model_from_checkpoint(args.checkpoint, args.averaged)
     else:
         model, meta = load_model(args.weights), weights_meta(args.weights)
     train, val = load_faces(args.data, usage=0), load_faces(args.data, usage=1)

@@ -106,8 +106,10 @@ def test_checkpoint_weights_load_raw_or_averaged(tmp_path: Path) -> None:
     torch.save({"model": raw.state_dict(), "ema": avg.state_dict(), "epoch": 3}, path)
     x = normalise(torch.randint(0, 256, (2, 48, 48), dtype=torch.uint8))
     with torch.inference_mode():
-        assert torch.allclose(model_from_checkpoint(path, averaged=False)(x), raw(x), atol=1e-6)
-        assert torch.allclose(model_from_checkpoint(path, averaged=True)(x), avg(x), atol=1e-6)
+        for net, averaged in ((raw, False), (avg, True)):
+            loaded, meta = model_from_checkpoint(path, averaged)
+            assert torch.allclose(loaded(x), net(x), atol=1e-6) and loaded.extra_blocks == 1
+            assert meta == {"checkpoint": "last.pt", "epoch": 3, "averaged": averaged}
     torch.save({"model": raw.state_dict(), "epoch": 3}, path)
     with pytest.raises(SystemExit, match="no averaged weights"):
         model_from_checkpoint(path, averaged=True)
