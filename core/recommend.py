@@ -433,11 +433,7 @@ def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2,
             f"your {colour.name} for {emotion_label(colour.emotion)} (ΔE00 {match.delta_e:.1f})"
         )
     if not parts:
-        return (
-            "포스터에 기분 색과 가까운 색이 없어요."
-            if locale == "ko"
-            else "No poster colour is near your mood colours."
-        )
+        return NO_MATCH_KO if locale == "ko" else NO_MATCH
     text = "; ".join(parts) + "."
     return text[0].upper() + text[1:]
 

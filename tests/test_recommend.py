@@ -17,7 +17,15 @@ from core.colour_psychology import colour_name, emotion_from_names, mood_colours
 from core.config import Settings
 from core.emotions import EMOTIONS
 from core.genres import EMOTION_GENRES, TMDB_GENRES, genres_for, mood_genres
-from core.recommend import SHORTLIST_MIN, PaletteIndex, Recommender
+from core.recommend import (
+    NO_MATCH,
+    NO_MATCH_KO,
+    SHORTLIST_MIN,
+    PaletteIndex,
+    Ranked,
+    Recommender,
+    reason_text,
+)
 from core.results import MoodColour
 from core.store import Store
 
@@ -71,6 +79,13 @@ def test_genre_table_uses_tmdb_names_and_explains_each_choice(shared_data: Path)
         seen = {g for line in fh for g in json.loads(line)["genres"]}
     assert seen <= TMDB_GENRES  # the catalogue speaks the same genre names
     assert mood_genres(HAPPY) == genres_for("happy")
+
+
+def test_a_poster_without_matches_says_so_in_the_chat_language() -> None:
+    colours = mood_colours(emotion_from_names("happy", ("sad", "neutral")))
+    lonely = Ranked(tmdb_id=1, score=0.0, matches=(), poster_rgb=((10, 200, 30),))
+    assert reason_text(lonely, colours) == NO_MATCH
+    assert reason_text(lonely, colours, locale="ko") == NO_MATCH_KO != NO_MATCH
 
 
 async def test_poster_made_of_the_mood_colours_ranks_first(store: Store, settings: Settings) -> None:
