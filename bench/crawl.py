@@ -6,7 +6,7 @@
   mongod: discover, details + translations, providers, poster download, palette, upsert, state.
   Once at the default politeness (tmdb.requests_per_second, 20) and once with the limiter opened
   up (1000 req/s), which shows what the crawler itself costs.
-- palettes/s: `core.palette.extract_many` on a fixed sample of poster JPEGs (every k-th file, read
+- palettes/s: `core.colour.palette.extract_many` on a fixed sample of poster JPEGs (every k-th file, read
   into memory first), in one process and in the process pool, alternating, best of --repeat rounds;
   the speed-up is their ratio. Pool start-up is included, as a crawl pays it too.
 """
@@ -25,10 +25,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.colour.palette import default_workers, extract_many
 from core.config import Settings, load_settings
-from core.mongo import EmbeddedMongo
-from core.palette import default_workers, extract_many
-from core.store import open_store
+from core.storage.mongo import EmbeddedMongo
+from core.storage.store import open_store
 from crawler.tmdb import TmdbCrawler, TmdbCrawlSummary, settings_with_api_base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,15 @@ class Standin:
 
     def __init__(self, movies: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.standins.tmdb_server", "--port", "0", "--limit", str(movies)],
+            [
+                sys.executable,
+                "-m",
+                "tests.support.standins.tmdb_server",
+                "--port",
+                "0",
+                "--limit",
+                str(movies),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,

@@ -1,6 +1,6 @@
 """Frame analysis speed on one CPU core: core.frames against the original project's pipeline.
 
-`python -m bench.frames [--json]`. Both pipelines see the same webcam-like streams (bench.face_frames
+`python -m bench.frames [--json]`. Both pipelines see the same webcam-like streams (tests.support.face_frames
 clips: one FER2013 PublicTest face per stream, the head drifting) at 640x480 and 320x240, frame by
 frame, alternating, so background load hits both alike. The baseline is what the original did:
 grey full frame, detectMultiScale(scaleFactor=1.3, minNeighbors=5), every face resized to 48x48,
@@ -24,10 +24,11 @@ import torch
 from tqdm import tqdm
 
 from bench.common import one_core
-from bench.face_frames import CASCADE, face_clips
-from core.frames import FaceTracker, FrameAnalyser
+from core.emotion.detect import FaceTracker
+from core.emotion.frames import FrameAnalyser
 from models.net import EMOTIONS, INPUT_SIZE, normalise
 from models.weights import DEFAULT_WEIGHTS, load_model
+from tests.support.face_frames import CASCADE, face_clips
 
 SIZES = ((640, 480), (320, 240))
 CLASSIFY_BUDGET_MS = 3.0

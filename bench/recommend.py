@@ -33,14 +33,14 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.common import one_core
-from core.ciede2000 import ciede2000_scalar
-from core.colour import srgb_to_lab
-from core.colour_psychology import emotion_from_names, mood_colours
+from core.catalogue.genres import mood_genres
+from core.catalogue.index import PaletteIndex
+from core.colour.ciede2000 import ciede2000_scalar
+from core.colour.psychology import emotion_from_names, mood_colours
+from core.colour.space import srgb_to_lab
 from core.config import ROOT, CatalogueSettings
-from core.emotions import EMOTIONS
-from core.genres import mood_genres
-from core.recommend import PaletteIndex
-from core.results import EmotionResult, MoodColour
+from core.values.emotions import EMOTIONS
+from core.values.results import EmotionResult, MoodColour
 
 SIZES = (1_000, 10_000, 100_000)
 TOP_N = 10

@@ -3,8 +3,8 @@
 `python -m bench.sessions [--json]`. Starts a throwaway mongod and `moodreel serve` in its own process
 (or uses `--url` of a running server that shares MONGODB_URI and MOODREEL_SECRET with this shell),
 then for N = 1, 5, 10 and 20 runs N simulated clients at once: real aiohttp WebSocket clients
-(webcam_page.client.run_session) that open a session link, stream webcam-like 640x480 JPEGs holding
-real FER2013 faces (bench.face_frames clips, the head drifting) at 10 fps through the baseline and
+(tests.support.ws_client.run_session) that open a session link, stream webcam-like 640x480 JPEGs holding
+real FER2013 faces (tests.support.face_frames clips, the head drifting) at 10 fps through the baseline and
 the stimulus, and wait for the result. Reported per N: sessions completed, frames analysed per second,
 frames dropped by the server, p50/p95 frame-to-acknowledgement latency, and the server's peak memory.
 Target on a 2-core machine: 10 sessions at 10 fps, p95 under 200 ms, every session completed.
@@ -32,12 +32,13 @@ from typing import Any
 import aiohttp
 from tqdm import tqdm
 
-from bench.face_frames import face_clips
 from core.config import Settings, load_settings
-from core.mongo import EmbeddedMongo, free_port
-from core.sessions import SessionOrigin, SessionService
-from core.store import open_store
-from webcam_page.client import SessionFailed, SessionTrace, run_session
+from core.sessions.origin import SessionOrigin
+from core.sessions.service import SessionService
+from core.storage.mongo import EmbeddedMongo, free_port
+from core.storage.store import open_store
+from tests.support.face_frames import face_clips
+from tests.support.ws_client import SessionFailed, SessionTrace, run_session
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = (1, 5, 10, 20)

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.common import fail, run_async, settings_from
-from core.emotions import EMOTIONS
+from core.values.emotions import EMOTIONS
 
 if TYPE_CHECKING:
     from core.config import Settings
-    from core.frames import FrameScore
-    from core.results import MoodResult
+    from core.emotion.frames import FrameScore
+    from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def analyse_images(analyser: Any, frames: Sequence[bytes], label: str) -> list[F
     (no tracker: images in a folder need not be consecutive video frames)."""
     from tqdm import tqdm
 
-    from core.frames import FrameScore
+    from core.emotion.frames import FrameScore
 
     scores: list[FrameScore] = []
     with tqdm(total=len(frames), desc=label, unit="img", disable=None) as bar:
@@ -123,11 +123,11 @@ async def _run(
 ) -> MoodResult:
     import asyncio
 
-    from core.catalogue import ensure_catalogue
-    from core.frames import FrameAnalyser
+    from core.catalogue.importer import ensure_catalogue
+    from core.catalogue.recommender import Recommender
+    from core.emotion.frames import FrameAnalyser
     from core.mood import TooFewFaces, emotion_from_frames, mood_result, stats_config
-    from core.recommend import Recommender
-    from core.store import open_store
+    from core.storage.store import open_store
 
     a = settings.analysis
     analyser = await asyncio.to_thread(FrameAnalyser, None, a.detect_every, a.detect_width, max(1, a.workers))

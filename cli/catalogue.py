@@ -6,8 +6,13 @@ import argparse
 from pathlib import Path
 
 from cli.common import fail, run_async, settings_from
-from core.catalogue import default_sample, ensure_catalogue, export_catalogue, import_dataset
-from core.store import open_store
+from core.catalogue.importer import (
+    default_sample,
+    ensure_catalogue,
+    export_catalogue,
+    import_dataset,
+)
+from core.storage.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -29,7 +29,7 @@ def run_async(coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
 
 def report_errors(fn: Callable[[], int | None]) -> int:
     """Turn expected failures into one clear line instead of a traceback."""
-    from core.mongo import MongoStartError
+    from core.storage.mongo import MongoStartError
 
     try:
         return fn() or 0

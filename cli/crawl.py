@@ -124,7 +124,7 @@ def _tmdb(args: argparse.Namespace) -> int:
 
 
 async def _run_tmdb(settings: Settings, args: argparse.Namespace) -> int:
-    from core.store import open_store
+    from core.storage.store import open_store
     from crawler.tmdb import TmdbCrawler
     from crawler.tmdb_client import TmdbAuthError, TmdbError
 
@@ -164,7 +164,7 @@ def _watcha(args: argparse.Namespace) -> int:
 
 
 async def _run_watcha(settings: Settings, args: argparse.Namespace) -> int:
-    from core.store import open_store
+    from core.storage.store import open_store
     from crawler.watcha import WatchaCrawler, WatchaError, review_report
     from crawler.watcha_mapping import MappingError
 

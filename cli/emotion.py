@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.common import fail
-from core.emotions import EMOTIONS
+from core.values.emotions import EMOTIONS
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from core.frames import FrameAnalyser, FrameScore
+    from core.emotion.frames import FrameAnalyser, FrameScore
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +52,7 @@ def _read_grey(path: Path) -> np.ndarray:
 def _score(analyser: FrameAnalyser, grey: np.ndarray, whole: bool) -> FrameScore:
     import cv2
 
-    from core.frames import FrameScore
+    from core.emotion.frames import FrameScore
     from models.net import INPUT_SIZE
 
     if not whole:
@@ -86,7 +86,7 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 def _emotion(args: argparse.Namespace) -> int:
-    from core.frames import FrameAnalyser
+    from core.emotion.frames import FrameAnalyser
 
     try:
         analyser = FrameAnalyser(args.weights, threads=1)

@@ -7,8 +7,8 @@ import json
 import shutil
 
 from cli.common import fail, run_async, settings_from
-from core.emotions import EMOTIONS
-from core.results import MoodColour, Recommendation
+from core.values.emotions import EMOTIONS
+from core.values.results import MoodColour, Recommendation
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,10 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from core.catalogue import ensure_catalogue
-    from core.colour_psychology import emotion_from_names
-    from core.recommend import Recommender
-    from core.store import open_store
+    from core.catalogue.importer import ensure_catalogue
+    from core.catalogue.recommender import Recommender
+    from core.colour.psychology import emotion_from_names
+    from core.storage.store import open_store
 
     settings = settings_from(args)
     if args.top is not None and not 1 <= args.top <= 100:

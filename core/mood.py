@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.config import Settings
-from core.emotion_stats import StatsConfig, TooFewFaces, analyse_phases, declared_result
-from core.results import EmotionResult, MoodColour, MoodResult, Recommendation
+from core.emotion.stats import StatsConfig, TooFewFaces, analyse_phases, declared_result
+from core.values.results import EmotionResult, MoodColour, MoodResult, Recommendation
 
 if TYPE_CHECKING:
-    from core.sessions import SessionOrigin
+    from core.sessions.origin import SessionOrigin
 
 __all__ = ["TooFewFaces", "declared_mood", "emotion_from_frames", "mood_result", "stats_config"]
 

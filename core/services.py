@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.analysis_pool import AnalysisPool
 from core.config import ConfigError, Settings
-from core.sessions import SessionService
-from core.store import Store, open_store
+from core.emotion.pool import AnalysisPool
+from core.sessions.service import SessionService
+from core.storage.store import Store, open_store
 
 if TYPE_CHECKING:
-    from core.frames import FrameAnalyser
-    from core.recommend import Recommender
+    from core.catalogue.recommender import Recommender
+    from core.emotion.frames import FrameAnalyser
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ async def services_for(
     store: Store, settings: Settings, analyser: FrameAnalyser | None = None
 ) -> AsyncIterator[Services]:
     """Services over an open store (tests pass theirs); the analysis threads stop at the end."""
-    from core.frames import FrameAnalyser
-    from core.recommend import Recommender
+    from core.catalogue.recommender import Recommender
+    from core.emotion.frames import FrameAnalyser
 
     if analyser is None:
         a = settings.analysis
@@ -81,7 +81,7 @@ async def services_for(
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open the store (embedded mongod unless MONGODB_URI is set), fill an empty catalogue, load the model."""
-    from core.catalogue import ensure_catalogue
+    from core.catalogue.importer import ensure_catalogue
 
     async with open_store(settings) as store:
         await ensure_catalogue(store, settings)

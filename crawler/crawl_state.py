@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from core.store import Store, utcnow
+from core.storage.store import Store, utcnow
 
 
 class CrawlState:

@@ -1,6 +1,7 @@
 """Poster palettes for a running crawl: a process pool that lives as long as the crawl.
 
-`core.palette.extract_many` suits a batch known up front; a crawl finds posters a page at a time while
+`core.colour.palette.extract_many` suits a batch known up front; a crawl finds posters a page at a
+time while
 its event loop keeps downloading, so it submits each poster to a long-lived pool instead. Workers are
 spawned, not forked: the crawler process runs threads (aiohttp, PyMongo) that fork would copy mid-lock.
 """
@@ -12,7 +13,7 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
-from core.palette import Palette, default_workers, extract_palette, limit_threads
+from core.colour.palette import Palette, default_workers, extract_palette, limit_threads
 
 
 def _extract_single_threaded(image: bytes, colours: int) -> Palette:

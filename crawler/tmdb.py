@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from core.config import Settings
-from core.store import Store
+from core.storage.store import Store
 from crawler.crawl_state import CrawlState
 from crawler.posters import PalettePool
 from crawler.tmdb_client import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound

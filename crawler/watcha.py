@@ -20,7 +20,7 @@ from selenium.common.exceptions import WebDriverException
 from tqdm import tqdm
 
 from core.config import Settings
-from core.store import Store, utcnow
+from core.storage.store import Store, utcnow
 from crawler.crawl_state import CrawlState
 from crawler.watcha_browser import BrowserUnavailable, Detail, PageError, WatchaBrowser
 from crawler.watcha_mapping import Correction, load_mapping, mapping_entry

@@ -12,10 +12,9 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from core.config import Settings, load_settings
-from core.mongo import EmbeddedMongo
-from core.store import Store
-
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+from core.storage.mongo import EmbeddedMongo
+from core.storage.store import Store
+from tests.support.paths import SHARED_DATA
 
 
 @pytest.fixture(scope="session")

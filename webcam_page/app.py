@@ -22,15 +22,9 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from core.services import Services
-from core.sessions import (
-    AlreadyUsed,
-    ExpiredToken,
-    InvalidToken,
-    SessionError,
-    SessionNotFound,
-    SessionOrigin,
-)
-from core.store import utcnow
+from core.sessions.errors import AlreadyUsed, ExpiredToken, InvalidToken, SessionError, SessionNotFound
+from core.sessions.origin import SessionOrigin
+from core.storage.store import utcnow
 from webcam_page import protocol as proto
 from webcam_page.pages import locale_of, refusal
 from webcam_page.security import origin_allowed, security_headers

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.emotions import EMOTIONS
+from core.values.emotions import EMOTIONS
 
 VERSION = 1
 MAX_TEXT_BYTES = 4096

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from core.analysis_pool import FrameDropped
-from core.emotion_stats import TooFewFaces, declared_result
-from core.frames import FaceTracker, FrameScore
-from core.genres import GENRE_NAMES_KO
+from core.catalogue.genres import GENRE_NAMES_KO
+from core.emotion.detect import FaceTracker
+from core.emotion.frames import FrameScore
+from core.emotion.pool import FrameDropped
+from core.emotion.stats import TooFewFaces, declared_result
 from core.mood import emotion_from_frames, mood_result, stats_config
-from core.results import EmotionResult, MoodResult
-from core.sessions import SessionError, SessionOrigin
-from core.store import utcnow
+from core.sessions.errors import SessionError
+from core.sessions.origin import SessionOrigin
+from core.storage.store import utcnow
+from core.values.results import EmotionResult, MoodResult
 from webcam_page import protocol as proto
 
 if TYPE_CHECKING:

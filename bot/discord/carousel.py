@@ -16,7 +16,7 @@ import discord
 from bot.discord.limits import BUTTON_LABEL, OPTION_DESCRIPTION, OPTION_LABEL, SELECT_OPTIONS, clip
 from bot.discord.render import MOOD_CARD_FILE, page_label, result_page
 from bot.discord.texts import genre_names, lang_of, text
-from core.results import MoodResult
+from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
 

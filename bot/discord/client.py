@@ -26,9 +26,10 @@ from bot.discord.commands import MoodReelTranslator, build_command, link_reply
 from bot.discord.render import MOOD_CARD_FILE, ResultPage, parse_page_label, result_page
 from bot.discord.texts import lang_of, text
 from core.config import Settings
-from core.results import MoodResult
-from core.sessions import ACTIVE_STATES, SessionOrigin, SessionService
-from core.store import utcnow
+from core.sessions.origin import SessionOrigin
+from core.sessions.service import ACTIVE_STATES, SessionService
+from core.storage.store import utcnow
+from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ class MoodReelBot(discord.Client):
         self._delivery_locks.pop(sid, None)  # kept after a failure, so retries queue behind each other
 
     async def _render(self, result: MoodResult, lang: str) -> tuple[bytes, ResultPage]:
-        from core.mood_card import render_mood_card
+        from core.present.mood_card import render_mood_card
 
         def work() -> tuple[bytes, ResultPage]:
             return render_mood_card(result, lang), result_page(result, 0, lang)

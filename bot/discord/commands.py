@@ -10,8 +10,8 @@ from discord import app_commands
 from discord.app_commands import locale_str
 
 from bot.discord.texts import TEXTS, emotion_name, lang_of, text
-from core.emotions import EMOTION_LABELS, EMOTIONS
-from core.sessions import SessionLink
+from core.sessions.origin import SessionLink
+from core.values.emotions import EMOTION_LABELS, EMOTIONS
 
 COMMAND_NAME = "moodreel"
 

@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.discord.limits import clip, fit_embeds
 from bot.discord.texts import emotion_name, genre_names, text
-from core.colour_psychology import colour_name
-from core.results import EmotionScore, MoodResult, Recommendation
+from core.colour.psychology import colour_name
+from core.values.results import EmotionScore, MoodResult, Recommendation
 
 MOOD_CARD_FILE = "moodreel.png"
 FALLBACK_COLOUR = discord.Colour(0x5865F2)

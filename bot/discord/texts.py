@@ -6,8 +6,8 @@ everything else English (the two UI languages MoodReel has).
 
 from __future__ import annotations
 
-from core.emotions import EMOTION_LABELS
-from core.genres import GENRE_NAMES_KO
+from core.catalogue.genres import GENRE_NAMES_KO
+from core.values.emotions import EMOTION_LABELS
 
 LOCALES = ("en", "ko")
 

@@ -41,8 +41,10 @@ from bot.mattermost.texts import (
     unknown_word_text,
 )
 from core.config import Settings
-from core.results import MoodResult, Recommendation
-from core.sessions import SessionError, SessionOrigin, SessionService
+from core.sessions.errors import SessionError
+from core.sessions.origin import SessionOrigin
+from core.sessions.service import SessionService
+from core.values.results import MoodResult, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +328,7 @@ def _with_origin(result: MoodResult, origin: Mapping[str, Any]) -> MoodResult:
 
 
 def _render_card(result: MoodResult, locale: str) -> bytes:
-    from core.mood_card import render_mood_card  # imported late: it pulls in the plotting stack
+    from core.present.mood_card import render_mood_card
 
     return render_mood_card(result, locale=locale)
 

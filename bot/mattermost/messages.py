@@ -11,10 +11,10 @@ from typing import Any
 
 from bot.mattermost.signing import ContextSigner, PageContext
 from bot.mattermost.texts import LABELS
-from core.colour_psychology import colour_name
-from core.emotions import EMOTION_LABELS
-from core.genres import GENRE_NAMES_KO
-from core.results import MoodResult, Recommendation
+from core.catalogue.genres import GENRE_NAMES_KO
+from core.colour.psychology import colour_name
+from core.values.emotions import EMOTION_LABELS
+from core.values.results import MoodResult, Recommendation
 
 ACTIONS_PATH = "/mattermost/actions"
 FALLBACK_COLOUR = "#7a7a7a"

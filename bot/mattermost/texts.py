@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.emotions import EMOTION_LABELS, EMOTIONS
+from core.values.emotions import EMOTION_LABELS, EMOTIONS
 
 LOCALES = ("en", "ko")
 

@@ -1,0 +1,1 @@
+"""The movie catalogue: genres per mood, the palette index, the recommender and the importer."""

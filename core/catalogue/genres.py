@@ -1,0 +1,113 @@
+"""Which movie genres suit which emotion, with the reason for each choice.
+
+Genre names are TMDB's English ones, as stored on every movie. The table mixes two strategies from
+media-psychology research, and says which one each row uses:
+- mood management (Zillmann 1988, "Mood management through communication choices", American
+  Behavioral Scientist 31(3)): people pick entertainment that keeps a good mood and repairs a bad
+  one, and calms over-arousal or lifts boredom;
+- meaningful, mood-congruent viewing (Oliver 1993, "Exploring the paradox of the enjoyment of sad
+  films", Human Communication Research 19(3); Oliver & Raney 2011): sad or reflective viewers often
+  want poignant stories that feel understanding rather than forced cheer.
+Nothing here is a clinical claim; like the colour table, it is a documented starting point.
+
+A mood's genres are the primary emotion's (the secondary emotions already shape the colours, and
+adding their genres would open most of the catalogue); every movie with at least one of them is a
+candidate, and the poster colours rank the candidates.
+"""
+
+from __future__ import annotations
+
+from core.values.emotions import check_emotion
+from core.values.results import EmotionResult
+
+# TMDB's movie genres (GET /genre/movie/list, en-US).
+TMDB_GENRES: frozenset[str] = frozenset(
+    {
+        "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family",
+        "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "TV Movie",
+        "Thriller", "War", "Western",
+    }
+)  # fmt: skip
+
+EMOTION_GENRES: dict[str, tuple[tuple[str, str], ...]] = {
+    "happy": (
+        ("Comedy", "keeps a good mood going: in good moods people favour light, upbeat fare (Zillmann)"),
+        ("Animation", "bright, playful worlds that match high-energy joy"),
+        ("Adventure", "momentum and discovery for an active, upbeat mood"),
+        ("Family", "warm, low-stakes stories that share the good feeling"),
+        ("Music", "rhythm and song amplify positive energy"),
+    ),
+    "sad": (
+        ("Drama", "sad viewers often seek poignant stories that feel understanding (Oliver 1993)"),
+        ("Romance", "tender, hopeful stories lift a low mood gently"),
+        ("Family", "comfort and warmth without demands"),
+        ("Comedy", "mood repair: the classic way to lift sadness (Zillmann)"),
+    ),
+    "angry": (
+        ("Action", "gives high arousal a channel, with a clear release at the end"),
+        ("Crime", "wrongs confronted and justice pursued answer a sense of injustice"),
+        ("Thriller", "matches high arousal with tension that pays off"),
+        ("Comedy", "humour defuses irritation (mood repair)"),
+    ),
+    "disgust": (
+        ("Comedy", "lightness and laughter clear a sour mood (mood repair)"),
+        ("Mystery", "a puzzle pulls attention away from what repelled you"),
+        ("Science Fiction", "somewhere else entirely: distance from the everyday"),
+        ("Crime", "moral disgust finds resolution when wrongdoing is exposed"),
+    ),
+    "fear": (
+        ("Family", "safety and reassurance: calming an over-aroused mood (Zillmann)"),
+        ("Animation", "gentle, safe worlds with kind endings"),
+        ("Fantasy", "wonder at a protective distance from real threats"),
+        ("Mystery", "uncertainty made safe: suspense that ends in answers"),
+    ),
+    "surprise": (
+        ("Science Fiction", "novelty and big ideas feed an alert, curious mood"),
+        ("Mystery", "twists and reveals keep the surprise coming"),
+        ("Fantasy", "the unexpected as a world of its own"),
+        ("Adventure", "discovery around every corner"),
+    ),
+    "neutral": (
+        ("Drama", "a calm, open mood has room for character-driven stories"),
+        ("Comedy", "easy, light engagement for an even keel"),
+        ("Romance", "gentle stories suit a relaxed mood"),
+        ("History", "calm attention suits slower, reflective films"),
+    ),
+}
+
+for _emotion, _rows in EMOTION_GENRES.items():
+    for _genre, _ in _rows:
+        assert _genre in TMDB_GENRES, f"{_emotion}: {_genre!r} is not a TMDB genre"
+
+
+def genres_for(emotion: str) -> tuple[str, ...]:
+    return tuple(genre for genre, _ in EMOTION_GENRES[check_emotion(emotion)])
+
+
+def mood_genres(emotion: EmotionResult) -> tuple[str, ...]:
+    """The genres whose movies are candidates for the mood: the primary emotion's."""
+    return genres_for(emotion.primary)
+
+
+# TMDB's English genre names as Korean viewers see them on TMDB and Watcha Pedia.
+GENRE_NAMES_KO: dict[str, str] = {
+    "Action": "액션",
+    "Adventure": "모험",
+    "Animation": "애니메이션",
+    "Comedy": "코미디",
+    "Crime": "범죄",
+    "Documentary": "다큐멘터리",
+    "Drama": "드라마",
+    "Family": "가족",
+    "Fantasy": "판타지",
+    "History": "역사",
+    "Horror": "공포",
+    "Music": "음악",
+    "Mystery": "미스터리",
+    "Romance": "로맨스",
+    "Science Fiction": "SF",
+    "TV Movie": "TV 영화",
+    "Thriller": "스릴러",
+    "War": "전쟁",
+    "Western": "서부",
+}

@@ -1,0 +1,376 @@
+"""Mood colours -> movies whose posters carry them, ranked by CIEDE2000 over an in-memory index.
+
+Scoring (0-100). Every (mood colour m, poster colour p) pair has a similarity exp(-ΔE00 / 12), so
+1 for the same colour, 0.43 at ΔE00 10 and 0.08 at 30. The pair counts with that similarity times
+min(w_m, s_p), the smaller of the mood colour's weight and the poster colour's dominance (its share of
+the poster): a colour covering a sliver of the poster can only cover a sliver of a mood colour. A
+mood colour's coverage is the sum over the poster's colours, capped at its weight; the score is
+100 × the sum of the coverages. A poster made of exactly the mood colours, in the mood's proportions,
+scores 100. It is a soft histogram intersection: CIEDE2000 says which colours count as the same.
+
+Speed. The index holds every palette as numpy arrays, rebuilt when the catalogue version changes, and
+a request never loops over movies in Python:
+1. genre filter: one boolean row per genre, OR-ed for the mood's genres;
+2. coarse pass over all candidates: poster colours are binned once, at build time, to a 32×32×32
+   sRGB grid; a request computes CIEDE2000 from its mood colours to the grid cells in use (at most
+   32,768 per mood colour, whatever the catalogue size) and looks the similarities up per poster
+   colour;
+3. exact pass: the best few hundred by the coarse score are re-scored with exact CIEDE2000 on their
+   own colours, and only exact scores decide the order and the reported score. With fewer candidates
+   than the shortlist, every candidate is scored exactly.
+Ties (equal scores at the shown 0.1 precision) go to the more popular movie, then to the one with
+more votes, then to the lower TMDB id, so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.colour.ciede2000 import ciede2000, ciede2000_components
+from core.colour.space import lab_to_srgb, srgb_to_lab
+from core.values.results import MoodColour
+
+log = logging.getLogger(__name__)
+
+SIMILARITY_SCALE = 12.0  # ΔE00 at which a pair's similarity has fallen to 1/e
+SHORTLIST_MIN = 256  # the coarse pass keeps at least this many candidates for exact scoring ...
+SHORTLIST_PER_PICK = 32  # ... or this many per requested pick, whichever is more
+MAX_PALETTE = 16
+BIN_BITS = 5  # per sRGB channel in the coarse pass: 32 levels, a cell is 8 levels wide
+
+_bin_lab_cache: np.ndarray | None = None
+
+
+def _bin_centres_lab() -> np.ndarray:
+    """CIELAB of the centre of every coarse sRGB cell, (32768, 3) float32, computed once."""
+    global _bin_lab_cache
+    if _bin_lab_cache is None:
+        step = 256 >> BIN_BITS
+        levels = np.arange(1 << BIN_BITS) * step + step // 2
+        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+        _bin_lab_cache = srgb_to_lab(grid).astype(np.float32)
+    return _bin_lab_cache
+
+
+def _bin_of(rgb: np.ndarray) -> np.ndarray:
+    q = rgb.astype(np.int32) >> (8 - BIN_BITS)
+    return (q[..., 0] << (2 * BIN_BITS)) | (q[..., 1] << BIN_BITS) | q[..., 2]
+
+
+@dataclass(frozen=True)
+class ColourMatch:
+    """How one mood colour met one poster colour."""
+
+    mood_index: int
+    poster_index: int
+    delta_e: float
+    share: float  # the poster colour's share of the poster
+    points: float  # this pair's part of the 0-100 score
+
+
+@dataclass(frozen=True)
+class Ranked:
+    tmdb_id: int
+    score: float  # 0-100, one decimal
+    matches: tuple[ColourMatch, ...]  # strongest first
+    poster_rgb: tuple[tuple[int, int, int], ...]  # the palette, most dominant first
+
+
+class PaletteBuilder:
+    """Collects movie documents batch by batch into compact arrays, so a big catalogue never sits in
+    memory as Python objects all at once."""
+
+    BATCH = 5000
+
+    def __init__(self) -> None:
+        self.skipped = 0
+        self.genre_column: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+        self._pops: list[np.ndarray] = []
+        self._votes: list[np.ndarray] = []
+        self._genre_cells: list[np.ndarray] = []  # (2, m): genre column, movie row
+        self._rgb: list[np.ndarray] = []
+        self._shares: list[np.ndarray] = []
+        self._rows = 0
+
+    def add(self, docs: Iterable[Mapping[str, Any]]) -> None:
+        ids: list[int] = []
+        pops: list[float] = []
+        votes: list[int] = []
+        cells: list[tuple[int, int]] = []
+        palettes: list[list[tuple[tuple[int, int, int], float]]] = []
+        for doc in docs:
+            palette = _clean_palette(doc.get("palette"))
+            tmdb_id = doc.get("tmdb_id")
+            if palette is None or not isinstance(tmdb_id, int) or isinstance(tmdb_id, bool):
+                self.skipped += 1
+                continue
+            row = self._rows + len(ids)
+            ids.append(tmdb_id)
+            pops.append(float(doc.get("popularity") or 0.0))
+            votes.append(int(doc.get("vote_count") or 0))
+            for genre in doc.get("genres") or ():
+                if isinstance(genre, str):
+                    cells.append((self.genre_column.setdefault(genre, len(self.genre_column)), row))
+            palettes.append(palette)
+        if not ids:
+            return
+        k = max(len(p) for p in palettes)
+        pad = [((0, 0, 0), 0.0)] * k  # share 0: padding counts for nothing
+        padded = [p + pad[len(p) :] for p in palettes]
+        self._ids.append(np.array(ids, dtype=np.int64))
+        self._pops.append(np.array(pops, dtype=np.float64))
+        self._votes.append(np.array(votes, dtype=np.int64))
+        self._genre_cells.append(np.array(cells, dtype=np.int64).reshape(-1, 2).T)
+        self._rgb.append(
+            np.array([[c for c, _ in p] for p in padded], dtype=np.uint8).reshape(len(ids), k, 3)
+        )
+        self._shares.append(
+            np.array([[s for _, s in p] for p in padded], dtype=np.float32).reshape(len(ids), k)
+        )
+        self._rows += len(ids)
+
+    def finish(self) -> PaletteIndex:
+        if self.skipped:
+            log.warning("palette index: skipped %d movies without a usable palette", self.skipped)
+        n = self._rows
+        k = max((a.shape[1] for a in self._rgb), default=1)
+        rgb = np.zeros((n, k, 3), dtype=np.uint8)
+        shares = np.zeros((n, k), dtype=np.float32)
+        row = 0
+        for part_rgb, part_shares in zip(self._rgb, self._shares, strict=True):
+            rgb[row : row + len(part_rgb), : part_rgb.shape[1]] = part_rgb
+            shares[row : row + len(part_rgb), : part_shares.shape[1]] = part_shares
+            row += len(part_rgb)
+        names = list(self.genre_column)  # in order of first appearance
+        genre_rows = np.zeros((len(names), n), dtype=bool)
+        for cells in self._genre_cells:
+            genre_rows[cells[0], cells[1]] = True
+
+        def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        # Lab from the stored sRGB, so the coarse cells, the exact pass and the swatches agree; in
+        # slices, so the float64 intermediates stay small.
+        lab = np.empty(rgb.shape, dtype=np.float32)
+        for start in range(0, n, self.BATCH):
+            lab[start : start + self.BATCH] = srgb_to_lab(rgb[start : start + self.BATCH])
+        return PaletteIndex(
+            joined(self._ids, np.int64),
+            joined(self._pops, np.float64),
+            joined(self._votes, np.int64),
+            names,
+            genre_rows,
+            rgb,
+            lab,
+            np.ascontiguousarray(shares.T),
+            self.skipped,
+        )
+
+
+class PaletteIndex:
+    """Every movie's palette as numpy arrays, for ranking a catalogue in one vectorised pass."""
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        popularity: np.ndarray,
+        votes: np.ndarray,
+        genres: Sequence[str],
+        genre_rows: np.ndarray,
+        rgb: np.ndarray,
+        lab: np.ndarray,
+        shares: np.ndarray,
+        skipped: int = 0,
+    ) -> None:
+        self.ids = ids  # (n,) int64
+        self.popularity = popularity  # (n,) float64
+        self.votes = votes  # (n,) int64
+        self.genres = tuple(genres)
+        self.genre_rows = genre_rows  # (G, n) bool
+        self.rgb = rgb  # (n, K, 3) uint8
+        self.lab = lab  # (n, K, 3) float32
+        self.shares = shares  # (K, n) float32, colour-major so a pass over movies reads contiguous rows
+        self.skipped = skipped
+        bins = _bin_of(rgb).T  # (K, n)
+        used = np.flatnonzero(np.bincount(bins.ravel(), minlength=1 << (3 * BIN_BITS)))
+        remap = np.zeros(1 << (3 * BIN_BITS), dtype=np.uint16)
+        remap[used] = np.arange(used.size, dtype=np.uint16)
+        self.bin_pos = remap[bins]  # (K, n) -> row of bin_lab
+        centres = _bin_centres_lab()[used]
+        self.bin_lab = tuple(np.ascontiguousarray(centres[:, i]) for i in range(3))  # 3 × (U,)
+
+    # --- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, docs: Iterable[Mapping[str, Any]]) -> PaletteIndex:
+        """From movie documents (tmdb_id, genres, popularity, vote_count, palette).
+
+        Movies without a usable palette are skipped and counted in `skipped`.
+        """
+        builder = PaletteBuilder()
+        batch: list[Mapping[str, Any]] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == PaletteBuilder.BATCH:
+                builder.add(batch)
+                batch = []
+        builder.add(batch)
+        return builder.finish()
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.ids, self.popularity, self.votes, self.genre_rows, self.rgb, self.lab, self.shares]
+        return sum(a.nbytes for a in arrays) + self.bin_pos.nbytes + sum(a.nbytes for a in self.bin_lab)
+
+    # --- ranking ---------------------------------------------------------------------------------
+
+    def candidates(self, genres: Collection[str] | None) -> np.ndarray:
+        """Row numbers of the movies with at least one of the genres (all movies for None)."""
+        if genres is None:
+            return np.arange(len(self))
+        rows = [self.genres.index(g) for g in genres if g in self.genres]
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.genre_rows[rows].any(axis=0))
+
+    def coarse_scores(self, colours: Sequence[MoodColour], rows: np.ndarray) -> np.ndarray:
+        """Approximate 0-1 scores of the given rows, with poster colours snapped to their sRGB cells."""
+        mood = np.array([c.lab for c in colours], dtype=np.float32)
+        weights = _weights(colours).astype(np.float32)
+        L, a, b = self.bin_lab
+        sim = ciede2000_components(L, a, b, mood[:, 0:1], mood[:, 1:2], mood[:, 2:3])  # (M, U)
+        sim *= np.float32(-1 / SIMILARITY_SCALE)
+        np.exp(sim, out=sim)
+        pos = self.bin_pos[:, rows]
+        shares = self.shares[:, rows]
+        score = np.zeros(rows.shape[0], dtype=np.float32)
+        for m, w in enumerate(weights):  # a handful of mood colours, each a vectorised pass
+            pair = sim[m].take(pos)
+            pair *= np.minimum(shares, w)
+            cover = pair.sum(axis=0)
+            np.minimum(cover, w, out=cover)
+            score += cover
+        return score
+
+    def exact_scores(
+        self, colours: Sequence[MoodColour], rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact 0-100 scores of the rows, with each pair's points (n, K, M) and ΔE00 (n, K, M)."""
+        mood = np.array([c.lab for c in colours], dtype=np.float64)
+        weights = _weights(colours)
+        delta_e = ciede2000(self.lab[rows].astype(np.float64)[:, :, None, :], mood[None, None, :, :])
+        pair = np.exp(-delta_e / SIMILARITY_SCALE) * np.minimum(self.shares[:, rows].T[:, :, None], weights)
+        cover = pair.sum(axis=1)  # (n, M)
+        capped = np.minimum(cover, weights)
+        # Each pair's points: its part of its mood colour's capped coverage, scaled to 0-100.
+        scale = np.divide(capped, cover, out=np.zeros_like(cover), where=cover > 0)
+        points = 100 * pair * scale[:, None, :]
+        return 100 * capped.sum(axis=1), points, delta_e
+
+    def rank(
+        self,
+        colours: Sequence[MoodColour],
+        genres: Collection[str] | None,
+        top_n: int = 10,
+        exhaustive: bool = False,
+    ) -> list[Ranked]:
+        """The top_n movies in the genres for the mood colours, best first (see the module docstring)."""
+        if top_n < 1:
+            raise ValueError(f"top_n must be at least 1 (got {top_n})")
+        if not colours:
+            raise ValueError("no mood colours to rank by")
+        rows = self.candidates(genres)
+        if rows.size == 0:
+            return []
+        shortlist = max(SHORTLIST_MIN, SHORTLIST_PER_PICK * top_n)
+        if not exhaustive and rows.size > shortlist:
+            coarse = self.coarse_scores(colours, rows)
+            rows = rows[np.argpartition(-coarse, shortlist - 1)[:shortlist]]
+        scores, points, delta_e = self.exact_scores(colours, rows)
+        shown = np.round(scores, 1)
+        order = np.lexsort((self.ids[rows], -self.votes[rows], -self.popularity[rows], -shown))[:top_n]
+        out = []
+        for i in order:
+            row = int(rows[i])
+            out.append(
+                Ranked(
+                    tmdb_id=int(self.ids[row]),
+                    score=float(shown[i]),
+                    matches=_matches(points[i], delta_e[i], self.shares[:, row]),
+                    poster_rgb=tuple(
+                        (r, g, b)
+                        for (r, g, b), share in zip(
+                            self.rgb[row].tolist(), self.shares[:, row].tolist(), strict=True
+                        )
+                        if share > 0
+                    ),
+                )
+            )
+        return out
+
+
+def _weights(colours: Sequence[MoodColour]) -> np.ndarray:
+    w = np.array([c.weight for c in colours], dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("mood colour weights must be non-negative and sum to more than 0")
+    return w / w.sum()
+
+
+def _matches(points: np.ndarray, delta_e: np.ndarray, shares: np.ndarray) -> tuple[ColourMatch, ...]:
+    """Pairs by points, best first, each mood colour and poster colour used once."""
+    k, m_count = points.shape
+    flat_points = points.ravel().tolist()
+    flat_delta = delta_e.ravel().tolist()
+    share_list = shares.tolist()
+    order = sorted(range(k * m_count), key=lambda i: -flat_points[i])
+    out: list[ColourMatch] = []
+    used_m: set[int] = set()
+    used_p: set[int] = set()
+    for flat in order:
+        p, m = divmod(flat, m_count)
+        if share_list[p] <= 0 or m in used_m or p in used_p:
+            continue
+        used_m.add(m)
+        used_p.add(p)
+        out.append(ColourMatch(m, p, flat_delta[flat], share_list[p], flat_points[flat]))
+        if len(used_m) == m_count:
+            break
+    return tuple(out)
+
+
+def _clean_palette(palette: Any) -> list[tuple[tuple[int, int, int], float]] | None:
+    """[(rgb, share)] normalised to shares summing to 1, most dominant first; None if unusable."""
+    if not isinstance(palette, list) or not palette:
+        return None
+    out = []
+    try:
+        for colour in palette[:MAX_PALETTE]:
+            rgb = colour.get("rgb")
+            if rgb is None:  # an older document with CIELAB only
+                rgb = lab_to_srgb(colour["lab"]).tolist()
+            r, g, b = rgb
+            r, g, b = round(r), round(g), round(b)  # TypeError for anything but numbers
+            share = colour["share"]
+            if isinstance(share, str) or not (0 <= r <= 255 and 0 <= g <= 255 and 0 <= b <= 255):
+                return None
+            share = float(share)
+            if not 0 <= share < math.inf:  # also refuses NaN
+                return None
+            out.append(((r, g, b), share))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    total = sum(s for _, s in out)
+    if total <= 0:
+        return None
+    out.sort(key=lambda c: -c[1])
+    return [(rgb, s / total) for rgb, s in out]

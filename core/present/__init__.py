@@ -1,0 +1,1 @@
+"""Words and pictures for people: locale, names, reasons, refusals and the mood card."""

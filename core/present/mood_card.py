@@ -1,0 +1,188 @@
+"""The mood card: a PNG with the mood's colour swatches and the emotion-change chart.
+
+Discord, Mattermost and the webcam page attach it to a result. Korean labels need a font with
+Hangul (Debian's fonts-noto-cjk, installed by `make system-deps`); without one the card falls back
+to English labels rather than drawing empty boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from core.colour.psychology import EMOTION_PALETTES, colour_name, emotion_label
+from core.values.emotions import EMOTIONS
+from core.values.results import MoodResult
+
+log = logging.getLogger(__name__)
+
+CARD_SIZE = (800, 480)
+MARGIN = 20
+SWATCH_TOP, SWATCH_HEIGHT, SWATCH_GAP = 64, 120, 10
+CHART_TOP = 270
+ROW_HEIGHT = 28
+LABEL_WIDTH = 130
+BACKGROUND = (250, 250, 248)
+INK = (34, 34, 38)
+MUTED = (110, 110, 118)
+AXIS = (190, 190, 196)
+
+WORDS = {
+    "en": {
+        "title": "Your mood: {primary}, with {s1} and {s2}",
+        "change": "Change from the calm baseline to the stimulus",
+        "declared": "The feeling you chose (no camera reading)",
+        "levels": "Emotion levels while the stimulus played",
+    },
+    "ko": {
+        "title": "지금 기분: {primary} (그리고 {s1}, {s2})",
+        "change": "평온한 기준 구간 대비 자극 구간의 변화",
+        "declared": "직접 고른 기분 (카메라 분석 없음)",
+        "levels": "자극 구간의 감정 수준",
+    },
+}
+
+_HANGUL_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansKR-Regular.otf",
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+)
+_LATIN_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+)
+
+
+@functools.cache
+def hangul_font_path() -> Path | None:
+    """A font file that can draw Hangul, if this machine has one."""
+    for path in _HANGUL_FONTS:
+        if Path(path).exists():
+            return Path(path)
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(
+                ["fc-list", ":lang=ko", "file"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        for line in sorted(out.splitlines()):
+            path = line.split(":", 1)[0].strip()
+            if path and Path(path).exists():
+                return Path(path)
+    return None
+
+
+@functools.cache
+def _font(size: int, hangul: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    paths = ([str(hangul_font_path())] if hangul and hangul_font_path() else []) + list(_LATIN_FONTS)
+    for path in paths:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+def card_locale(locale: str) -> str:
+    """The locale the card can really be drawn in: Korean needs a Hangul font, else English."""
+    if locale == "ko":
+        if hangul_font_path() is not None:
+            return "ko"
+        log.warning("no Hangul font found (install fonts-noto-cjk); drawing the mood card in English")
+    return "en"
+
+
+def swatch_boxes(count: int) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of each swatch, left to right, for `count` colours."""
+    width = CARD_SIZE[0] - 2 * MARGIN
+    each = (width - SWATCH_GAP * (count - 1)) / max(count, 1)
+    return [
+        (
+            round(MARGIN + i * (each + SWATCH_GAP)),
+            SWATCH_TOP,
+            round(MARGIN + i * (each + SWATCH_GAP) + each) - 1,
+            SWATCH_TOP + SWATCH_HEIGHT - 1,
+        )
+        for i in range(count)
+    ]
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _chart_values(result: MoodResult) -> tuple[str, dict[str, float], bool]:
+    """(caption key, value per emotion, signed?) for the bar chart."""
+    emotion = result.emotion
+    if emotion.scores:
+        if emotion.method == "levels":
+            return "levels", {s.emotion: s.stimulus_mean for s in emotion.scores}, False
+        return "change", {s.emotion: s.change for s in emotion.scores}, True
+    return "declared", {e: float(emotion.strengths.get(e, 0.0)) for e in EMOTIONS}, False
+
+
+def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
+    """The card as PNG bytes (CARD_SIZE): title, colour swatches with names, and the emotion chart."""
+    lang = card_locale(locale)
+    hangul = lang == "ko"
+    words = WORDS[lang]
+    image = Image.new("RGB", CARD_SIZE, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    title_font, name_font, small_font = _font(24, hangul), _font(16, hangul), _font(13, hangul)
+    usable = CARD_SIZE[0] - 2 * MARGIN
+    emotion = result.emotion
+
+    title = words["title"].format(
+        primary=emotion_label(emotion.primary, lang),
+        s1=emotion_label(emotion.secondary[0], lang),
+        s2=emotion_label(emotion.secondary[1], lang),
+    )
+    draw.text((MARGIN, 18), _fit(draw, title, title_font, usable), fill=INK, font=title_font)
+
+    boxes = swatch_boxes(len(result.colours))
+    for colour, (left, top, right, bottom) in zip(result.colours, boxes, strict=True):
+        draw.rectangle((left, top, right, bottom), fill=tuple(colour.rgb))
+        width = right - left
+        name = _fit(draw, colour_name(colour, lang), name_font, width)
+        draw.text((left, bottom + 6), name, fill=INK, font=name_font)
+        detail = f"{emotion_label(colour.emotion, lang)} · {colour.weight:.0%}"
+        draw.text((left, bottom + 28), _fit(draw, detail, small_font, width), fill=MUTED, font=small_font)
+
+    caption, values, signed = _chart_values(result)
+    draw.text((MARGIN, CHART_TOP - 30), words[caption], fill=INK, font=name_font)
+    chart_left = MARGIN + LABEL_WIDTH
+    chart_right = CARD_SIZE[0] - MARGIN - 60
+    zero = (chart_left + chart_right) // 2 if signed else chart_left
+    half = (chart_right - chart_left) // 2 if signed else chart_right - chart_left
+    scale = max([abs(v) for v in values.values()] + [0.05 if signed else 1.0])
+    draw.line((zero, CHART_TOP - 4, zero, CHART_TOP + ROW_HEIGHT * len(EMOTIONS)), fill=AXIS, width=1)
+    for row, name in enumerate(EMOTIONS):
+        y = CHART_TOP + row * ROW_HEIGHT
+        label = emotion_label(name, lang)
+        weight = name_font if name == emotion.primary else small_font
+        draw.text((MARGIN, y + 4), _fit(draw, label, weight, LABEL_WIDTH - 8), fill=INK, font=weight)
+        value = float(values.get(name, 0.0))
+        length = round(abs(value) / scale * half)
+        colour = EMOTION_PALETTES[name][0].rgb
+        if length:
+            x0, x1 = (zero, zero + length) if value >= 0 else (zero - length, zero)
+            draw.rectangle((x0, y + 5, x1, y + ROW_HEIGHT - 5), fill=colour, outline=AXIS)
+        text = f"{value:+.2f}" if signed else f"{value:.2f}"
+        tx = zero + length + 6 if value >= 0 else zero - length - 6 - draw.textlength(text, font=small_font)
+        draw.text((tx, y + 6), text, fill=MUTED, font=small_font)
+
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Webcam sessions: errors, origins, signed links and the session service (state in MongoDB)."""

@@ -1,0 +1,339 @@
+"""Webcam sessions: signed single-use links, their state in MongoDB, and delivery of results.
+
+A session is created by a chat adapter (or the standalone "try it" page) and handed to the user as a
+link `{base_url}/s/{token}`. The token is `{session_id}.{expiry}.{signature}`: HMAC-SHA256 over the
+session id and expiry with `settings.secret`, so a token cannot be forged or re-targeted, and expiry
+can be checked without a database round trip. A link works once: the first browser to open it
+*claims* the session (an atomic created -> opened update) and gets a claim secret; everybody else is
+told the link was already used.
+
+States: created -> opened -> baseline -> stimulus -> analysed -> delivered, or expired / failed with a
+reason. Frames never reach the store; only counters and the final result do.
+
+Delivery: adapters register in-process hooks per platform (`on_result`, `on_failure`). `complete`
+stores the result first and then calls the hook; the session counts as delivered only when the hook
+returns without raising, so an adapter that was down can collect what it missed with `undelivered`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from core.config import Settings
+from core.sessions.errors import (
+    AlreadyUsed,
+    ExpiredToken,
+    InvalidToken,
+    SessionError,
+    SessionNotFound,
+    SessionStateError,
+)
+from core.sessions.origin import SessionLink, SessionOrigin
+from core.sessions.tokens import _b64, _hash_claim, _secret_for, _unb64
+from core.storage.store import Store, utcnow
+from core.values.results import MoodResult
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("created", "opened", "baseline", "stimulus")  # not finished yet
+ACTIVE_STATES = ("opened", "baseline", "stimulus")  # claimed by a browser
+FINAL_STATES = ("analysed", "delivered", "expired", "failed")
+
+ResultHook = Callable[[MoodResult], Awaitable[None]]
+FailureHook = Callable[[str, "SessionOrigin", str], Awaitable[None]]
+
+
+class SessionService:
+    """Creates session links, checks tokens, tracks state in MongoDB and delivers results."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._key = _secret_for(settings)
+        self._result_hooks: dict[str, ResultHook] = {}
+        self._failure_hooks: dict[str, FailureHook] = {}
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def _sign(self, session_id: str, expires: int) -> str:
+        msg = f"moodreel-session-v1|{session_id}|{expires}".encode()
+        return _b64(hmac.new(self._key, msg, hashlib.sha256).digest()[:20])
+
+    def make_token(self, session_id: str, expires_at: dt.datetime) -> str:
+        expires = int(expires_at.timestamp())
+        return f"{session_id}.{expires:x}.{self._sign(session_id, expires)}"
+
+    def verify_token(self, token: str, now: dt.datetime | None = None) -> str:
+        """The session id the token was signed for.
+
+        Raises InvalidToken if it is forged or malformed, ExpiredToken if its time is up.
+        """
+        parts = token.split(".") if isinstance(token, str) and len(token) <= 200 else []
+        if len(parts) != 3 or not all(parts):
+            raise InvalidToken("This link is not valid. Ask the bot for a new one.")
+        session_id, expires_hex, sig = parts
+        try:
+            expires = int(expires_hex, 16)
+            if len(_unb64(session_id)) != 16 or len(_unb64(sig)) != 20:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            raise InvalidToken("This link is not valid. Ask the bot for a new one.") from None
+        if not hmac.compare_digest(sig, self._sign(session_id, expires)):
+            raise InvalidToken("This link is not valid. Ask the bot for a new one.")
+        if (now or utcnow()).timestamp() >= expires:
+            raise ExpiredToken("This link has expired. Ask the bot for a new one.", "expired")
+        return session_id
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def create(self, origin: SessionOrigin) -> SessionLink:
+        """A new session and its link; an open session of the same user is replaced."""
+        now = utcnow()
+        replaced = await self.store.sessions.update_many(
+            {
+                "origin.platform": origin.platform,
+                "origin.user_id": origin.user_id,
+                "state": {"$in": OPEN_STATES},
+            },
+            {
+                "$set": {"state": "expired", "reason": "replaced", "updated_at": now},
+                "$push": {"history": {"state": "expired", "at": now, "reason": "replaced"}},
+            },
+        )
+        session_id = _b64(secrets.token_bytes(16))
+        # Whole seconds, so the expiry in the token and in the store agree exactly.
+        ttl = dt.timedelta(minutes=self.settings.sessions.link_ttl_minutes)
+        expires_at = (now + ttl).replace(microsecond=0)
+        await self.store.sessions.insert_one(
+            {
+                "session_id": session_id,
+                "state": "created",
+                "reason": None,
+                "origin": origin.to_dict(),
+                "created_at": now,
+                "updated_at": now,
+                "expires_at": expires_at,
+                "history": [{"state": "created", "at": now}],
+                "claim_hash": None,
+                "result": None,
+                "delivered": False,
+                "stats": {},
+            }
+        )
+        url = f"{self.settings.server.base_url}/s/{self.make_token(session_id, expires_at)}"
+        return SessionLink(session_id, url, expires_at, replaced.modified_count > 0)
+
+    async def get(self, session_id: str) -> dict[str, Any] | None:
+        return await self.store.sessions.find_one({"session_id": session_id}, {"_id": 0, "claim_hash": 0})
+
+    async def origin(self, session_id: str) -> SessionOrigin:
+        doc = await self.get(session_id)
+        if doc is None:
+            raise SessionNotFound("This session does not exist.")
+        return SessionOrigin.from_dict(doc["origin"])
+
+    def refusal_for(self, doc: dict[str, Any] | None) -> SessionError:
+        """The error that explains why a session cannot be opened (for the page)."""
+        if doc is None:
+            return SessionNotFound("This session does not exist. Ask the bot for a new link.")
+        state, reason = doc["state"], doc.get("reason") or ""
+        if state == "expired" and reason == "replaced":
+            return ExpiredToken("A newer link replaced this one. Use the latest link you got.", "replaced")
+        if state == "expired" or (state == "created" and doc["expires_at"] <= utcnow()):
+            return ExpiredToken("This link has expired. Ask the bot for a new one.", reason or "expired")
+        if state == "failed":
+            return ExpiredToken(f"This session ended ({reason or 'failed'}). Ask for a new link.", "failed")
+        return AlreadyUsed("This link was already used. Each link works once; ask the bot for a new one.")
+
+    async def claim(self, session_id: str) -> str:
+        """Open the session for the first browser; returns the claim secret that browser must present.
+
+        Atomic, so of two browsers racing, exactly one wins and the other gets AlreadyUsed.
+        """
+        now = utcnow()
+        claim = secrets.token_urlsafe(24)
+        run_for = dt.timedelta(seconds=self.settings.sessions.max_session_seconds + 30)
+        doc = await self.store.sessions.find_one_and_update(
+            {"session_id": session_id, "state": "created", "expires_at": {"$gt": now}},
+            {
+                "$set": {
+                    "state": "opened",
+                    "opened_at": now,
+                    "updated_at": now,
+                    "claim_hash": _hash_claim(claim),
+                    "expires_at": now + run_for,  # from now on the session's own time cap applies
+                },
+                "$push": {"history": {"state": "opened", "at": now}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise self.refusal_for(await self.get(session_id))
+        return claim
+
+    async def check_claim(self, session_id: str, claim: str) -> dict[str, Any]:
+        """The running session's document, when `claim` is the secret of the browser that opened it."""
+        doc = await self.store.sessions.find_one({"session_id": session_id}, {"_id": 0})
+        if doc is None:
+            raise self.refusal_for(None)
+        if doc.get("claim_hash") is None:
+            if doc["state"] == "created":
+                raise AlreadyUsed("Open the link in the browser first.")
+            raise self.refusal_for(doc)
+        if not isinstance(claim, str) or not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
+            raise AlreadyUsed("This link was already used. Each link works once; ask the bot for a new one.")
+        if doc["state"] not in ACTIVE_STATES:
+            raise self.refusal_for(doc)
+        doc.pop("claim_hash", None)
+        return doc
+
+    async def finished_result(self, session_id: str, claim: str) -> MoodResult | None:
+        """The stored result, for the browser that ran the session (a reload after the end), else None."""
+        doc = await self.store.sessions.find_one(
+            {"session_id": session_id, "state": {"$in": ["analysed", "delivered"]}, "result": {"$ne": None}},
+            {"_id": 0, "claim_hash": 1, "result": 1},
+        )
+        if doc is None or not doc.get("claim_hash") or not isinstance(claim, str):
+            return None
+        if not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
+            return None
+        return MoodResult.from_dict(doc["result"])
+
+    async def set_state(self, session_id: str, state: str, **fields: Any) -> None:
+        """Move a running session to `state` (baseline, stimulus); finished sessions are left alone."""
+        if state not in ACTIVE_STATES:
+            raise ValueError(f"set_state only moves running sessions (got {state!r})")
+        now = utcnow()
+        res = await self.store.sessions.update_one(
+            {"session_id": session_id, "state": {"$in": ACTIVE_STATES}},
+            {
+                "$set": {"state": state, "updated_at": now, **fields},
+                "$push": {"history": {"state": state, "at": now}},
+            },
+        )
+        if res.matched_count == 0:
+            doc = await self.get(session_id)
+            if doc is None:
+                raise SessionNotFound(f"no session {session_id}")
+            raise SessionStateError(f"this session is already {doc['state']}")
+
+    async def record_stats(self, session_id: str, stats: Mapping[str, int | float]) -> None:
+        """Frame counters (received, analysed, dropped, refused...): numbers only, never frames."""
+        await self.store.sessions.update_one(
+            {"session_id": session_id}, {"$set": {"stats": dict(stats), "updated_at": utcnow()}}
+        )
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    def on_result(self, platform: str, hook: ResultHook) -> None:
+        """Called with every result of sessions created for `platform` (one hook per platform)."""
+        self._result_hooks[platform] = hook
+
+    def on_failure(self, platform: str, hook: FailureHook) -> None:
+        """Called as hook(session_id, origin, reason) when a session of `platform` fails."""
+        self._failure_hooks[platform] = hook
+
+    def has_result_hook(self, platform: str) -> bool:
+        return platform in self._result_hooks
+
+    async def complete(self, session_id: str, result: MoodResult) -> bool:
+        """Store the result (state analysed), then hand it to the platform's hook. True if delivered.
+
+        The result is stored before the hook runs, so a crash or a failing hook loses nothing.
+        """
+        now = utcnow()
+        doc = await self.store.sessions.find_one_and_update(
+            {"session_id": session_id, "state": {"$in": OPEN_STATES}},
+            {
+                "$set": {
+                    "state": "analysed",
+                    "result": result.to_dict(),
+                    "analysed_at": now,
+                    "updated_at": now,
+                },
+                "$push": {"history": {"state": "analysed", "at": now}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            existing = await self.get(session_id)
+            if existing is None:
+                raise SessionNotFound(f"no session {session_id}")
+            state = existing["state"]
+            raise SessionStateError(f"session {session_id} is already {state}; it cannot complete again")
+        return await self._deliver(session_id, doc["origin"]["platform"], result)
+
+    async def _deliver(self, session_id: str, platform: str, result: MoodResult) -> bool:
+        hook = self._result_hooks.get(platform)
+        if hook is None:
+            return False
+        try:
+            await hook(result)
+        except Exception:
+            log.exception("delivering session %s to %s failed; it stays undelivered", session_id, platform)
+            return False
+        await self.mark_delivered(session_id)
+        return True
+
+    async def mark_delivered(self, session_id: str) -> None:
+        now = utcnow()
+        await self.store.sessions.update_one(
+            {"session_id": session_id, "state": {"$in": ["analysed", "delivered"]}},
+            {
+                "$set": {"state": "delivered", "delivered": True, "delivered_at": now, "updated_at": now},
+                "$push": {"history": {"state": "delivered", "at": now}},
+            },
+        )
+
+    async def undelivered(self, platform: str) -> list[MoodResult]:
+        """Results of `platform` that no hook has taken yet, oldest first."""
+        cursor = self.store.sessions.find(
+            {"origin.platform": platform, "state": "analysed", "delivered": False, "result": {"$ne": None}},
+            {"_id": 0, "result": 1},
+        ).sort("analysed_at", 1)
+        return [MoodResult.from_dict(d["result"]) async for d in cursor]
+
+    async def fail(self, session_id: str, reason: str) -> None:
+        """End an unfinished session with a reason, and tell the platform's failure hook."""
+        now = utcnow()
+        doc = await self.store.sessions.find_one_and_update(
+            {"session_id": session_id, "state": {"$in": OPEN_STATES}},
+            {
+                "$set": {"state": "failed", "reason": reason, "updated_at": now},
+                "$push": {"history": {"state": "failed", "at": now, "reason": reason}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return  # already finished: nothing to fail
+        origin = SessionOrigin.from_dict(doc["origin"])
+        hook = self._failure_hooks.get(origin.platform)
+        if hook is not None:
+            try:
+                await hook(session_id, origin, reason)
+            except Exception:
+                log.exception("failure hook of %s raised for session %s", origin.platform, session_id)
+
+    async def expire_stale(self) -> int:
+        """Mark unfinished sessions past their expiry as expired; returns how many."""
+        now = utcnow()
+        total = 0
+        for states, reason in ((["created"], "link expired"), (list(ACTIVE_STATES), "timed out")):
+            res = await self.store.sessions.update_many(
+                {"state": {"$in": states}, "expires_at": {"$lte": now}},
+                {
+                    "$set": {"state": "expired", "reason": reason, "updated_at": now},
+                    "$push": {"history": {"state": "expired", "at": now, "reason": reason}},
+                },
+            )
+            total += res.modified_count
+        return total

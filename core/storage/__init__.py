@@ -1,0 +1,1 @@
+"""MongoDB: the embedded mongod and the Store's collections."""
