@@ -41,6 +41,7 @@ run: install
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: install-test lint
 	$(PY) -m pytest

@@ -321,6 +321,10 @@ class SessionSocket:
             await sessions.mark_delivered(self.session_id)  # the page itself was the recipient
         await self.close(WSCloseCode.OK, "done")
 
+    async def _ended_elsewhere(self, exc: SessionError) -> None:
+        self.phase = "done"
+        await self.refuse(proto.error("session_closed", f"this session has ended: {exc}", True))
+
 
 def result_payload(posters_dir: Path | None, result: MoodResult) -> dict[str, Any]:
     """The result as the page shows it: with local poster URLs and Korean names of its genres."""
@@ -341,7 +345,3 @@ def local_posters(posters_dir: Path | None, result: MoodResult) -> dict[str, str
         for r in result.recommendations
         if (posters_dir / f"{r.tmdb_id}.jpg").is_file()
     }
-
-    async def _ended_elsewhere(self, exc: SessionError) -> None:
-        self.phase = "done"
-        await self.refuse(proto.error("session_closed", f"this session has ended: {exc}", True))

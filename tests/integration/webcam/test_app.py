@@ -401,3 +401,25 @@ async def test_posters_and_health(client: TestClient, services: Services) -> Non
     assert (await client.get("/posters/999999999.jpg")).status == 404
     health = await (await client.get("/healthz")).json()
     assert health["ok"] is True and "dropped" in health["pool"]
+
+
+@pytest.mark.parametrize("step", ["declare", "start_stimulus"])
+async def test_a_link_replaced_mid_session_gets_session_closed(
+    client: TestClient, services: Services, frames: dict[str, list[bytes]], step: str
+) -> None:
+    """Running /moodreel again while a page is mid-session: that page is told, it does not crash."""
+    origin = SessionOrigin("discord", "u-replaced", channel_id="c1")
+    _, url = await new_link(client, services, origin)
+    ws = await open_socket(client, path_of(url))
+    await send(ws, type="start", phase="baseline")
+    await until(ws, "phase")
+    await services.sessions.create(origin)  # a newer link for the same user
+    if step == "declare":  # ends the session the way finish does (both deliver a result)
+        await send(ws, type="declare", feeling="happy")
+    else:
+        await send(ws, type="start", phase="stimulus")
+    doc = await until(ws, "error")
+    assert doc["code"] == "session_closed" and doc["fatal"] is True, doc
+    assert "newer link" in doc["message"] or "ended" in doc["message"]
+    closed = await asyncio.wait_for(ws.receive(), 10)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), closed
