@@ -25,7 +25,7 @@ from core.services import Services
 from core.sessions.errors import AlreadyUsed, ExpiredToken, InvalidToken, SessionError, SessionNotFound
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
-from webcam_page import protocol as proto
+from webcam_page.limits import AddressLimiter
 from webcam_page.pages import locale_of, refusal
 from webcam_page.security import origin_allowed, security_headers
 from webcam_page.session_socket import SessionSocket, result_payload
@@ -36,13 +36,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 CLAIM_COOKIE = "moodreel_claim"
 USER_COOKIE = "moodreel_uid"
 TRY_PER_MINUTE = 20  # new try-it sessions per client address
+TRY_ADDRESSES = 10_000  # addresses remembered for that (least recently seen forgotten first)
 WS_HARD_LIMIT = 4  # messages over this many times the frame cap close the socket (aiohttp's own cap)
 
 SERVICES = web.AppKey("services", Services)
 SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
-TRY_LIMITS = web.AppKey("try_limits", dict[str, proto.RateLimiter])
+TRY_LIMITS = web.AppKey("try_limits", AddressLimiter)
 SESSION_PAGE = web.AppKey("session_page", str)
-POSTERS_DIR = web.AppKey("posters_dir", Path | None)  # type: ignore[arg-type]
+POSTERS_DIR = web.AppKey[Path | None]("posters_dir")
 
 
 def _refusal_kind(exc: SessionError) -> tuple[str, int]:
@@ -73,11 +74,7 @@ async def try_it(request: web.Request) -> web.StreamResponse:
         request, services.settings.server.base_url, services.settings.sessions.allowed_origins
     ):
         return web.Response(status=403, text="cross-site request refused")
-    limits = request.app[TRY_LIMITS]
-    client = request.remote or "?"
-    if len(limits) > 10_000:
-        limits.clear()  # bounded memory; the worst case is a fresh allowance
-    if not limits.setdefault(client, proto.RateLimiter(TRY_PER_MINUTE, 60.0)).allow():
+    if not request.app[TRY_LIMITS].allow(request.remote or "?"):
         return refusal(request, "busy", 429)
     form = await request.post()
     feeling = str(form.get("feeling") or "").strip().lower() or None
@@ -233,7 +230,7 @@ def create_app(services: Services) -> web.Application:
     """The web app over open services (the caller owns them: see core.services.open_services)."""
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[SERVICES] = services
-    app[TRY_LIMITS] = {}
+    app[TRY_LIMITS] = AddressLimiter(TRY_PER_MINUTE, 60.0, TRY_ADDRESSES)
     app[SOCKETS] = {}
     app[SESSION_PAGE] = (STATIC / "session.html").read_text(encoding="utf-8")
     posters = services.settings.resolve(services.settings.catalogue.posters_dir)

@@ -16,17 +16,19 @@ Errors carry a stable `code`, an English `message` and `fatal` (the socket close
 from __future__ import annotations
 
 import json
+import logging
 import math
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from core.values.emotions import EMOTIONS
 
+log = logging.getLogger(__name__)
+
 VERSION = 1
 MAX_TEXT_BYTES = 4096
+MAX_DEPTH = 8  # nesting of JSON arrays and objects in a control message
+MAX_PING_T = 2**53  # a ping's integer `t` beyond this, or a `t` that is not finite, is answered as null
 PHASES = ("baseline", "stimulus")
 JPEG_SOI = b"\xff\xd8\xff"
 
@@ -82,7 +84,7 @@ def error(code: str, message: str, fatal: bool = False) -> ProtocolError:
     return ProtocolError(code, message, fatal)
 
 
-def parse_binary(data: bytes, max_frame_bytes: int) -> Frame | ProtocolError:
+def parse_binary(data: object, max_frame_bytes: int) -> Frame | ProtocolError:
     """A binary message: a JPEG frame under the size cap."""
     if not isinstance(data, bytes | bytearray | memoryview):
         return error("bad_message", "a binary message must hold JPEG bytes")
@@ -97,8 +99,50 @@ def parse_binary(data: bytes, max_frame_bytes: int) -> Frame | ProtocolError:
     return Frame(data)
 
 
-def parse_text(text: str | bytes) -> Message | ProtocolError:
-    """A JSON control message, checked field by field."""
+def _nesting(text: str) -> int:
+    """How deeply JSON arrays and objects nest in `text` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _ping_time(t: Any) -> float | None:
+    """A ping's `t` echoed back: a finite float, or an integer within ±MAX_PING_T; else None.
+
+    Never raises: float() of a 400-digit integer would (OverflowError), so integers are bounded first.
+    """
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        return None
+    if isinstance(t, int):
+        return float(t) if -MAX_PING_T <= t <= MAX_PING_T else None
+    return t if math.isfinite(t) else None
+
+
+def parse_text(text: object) -> Message | ProtocolError:
+    """A JSON control message, checked field by field. Total: whatever arrives, it returns."""
+    try:
+        return _parse_text(text)
+    except Exception:  # a bug here must cost one refused message, never the connection
+        log.exception("the control-message parser failed; the message is refused")
+        return error("bad_message", "this control message could not be read")
+
+
+def _parse_text(text: object) -> Message | ProtocolError:
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8")
@@ -108,6 +152,8 @@ def parse_text(text: str | bytes) -> Message | ProtocolError:
         return error("bad_message", "control messages must be text")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         return error("too_large", f"control messages must be at most {MAX_TEXT_BYTES} bytes")
+    if _nesting(text) > MAX_DEPTH:
+        return error("bad_json", f"control messages nest at most {MAX_DEPTH} levels deep")
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
@@ -131,30 +177,7 @@ def parse_text(text: str | bytes) -> Message | ProtocolError:
             return error("bad_field", f"declare needs feeling, one of: {', '.join(EMOTIONS)}")
         return Declare(feeling.strip().lower())
     if kind == "ping":
-        t = doc.get("t")
-        ok = isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
-        return Ping(float(t) if ok else None)
+        return Ping(_ping_time(doc.get("t")))
     if not isinstance(kind, str):
         return error("bad_message", "a control message needs a string type")
     return error("unknown_type", f"unknown message type {kind[:40]!r}")
-
-
-class RateLimiter:
-    """At most `limit` events in any `window` seconds (a sliding window)."""
-
-    def __init__(
-        self, limit: float, window: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = max(1, int(limit))
-        self.window = window
-        self.clock = clock
-        self._times: deque[float] = deque()
-
-    def allow(self) -> bool:
-        now = self.clock()
-        while self._times and now - self._times[0] >= self.window:
-            self._times.popleft()
-        if len(self._times) >= self.limit:
-            return False
-        self._times.append(now)
-        return True

@@ -30,6 +30,7 @@ from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from core.values.results import EmotionResult, MoodResult
 from webcam_page import protocol as proto
+from webcam_page.limits import SlidingWindow
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -66,9 +67,9 @@ class SessionSocket:
         self.tracker = FaceTracker()
         self.frame_no = 0
         self.counts: Counter[str] = Counter()
-        self.frame_limiter = proto.RateLimiter(self.settings.max_fps)
-        self.control_limiter = proto.RateLimiter(CONTROL_PER_SECOND)
-        self.error_limiter = proto.RateLimiter(ERROR_BUDGET, ERROR_WINDOW)
+        self.frame_limiter = SlidingWindow(self.settings.max_fps)
+        self.control_limiter = SlidingWindow(CONTROL_PER_SECOND)
+        self.error_limiter = SlidingWindow(ERROR_BUDGET, ERROR_WINDOW)
         self.pending: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
 

@@ -1,8 +1,9 @@
-"""Property tests of the WebSocket message parser and the rate limiter."""
+"""Property tests of the WebSocket message parser: total, bounded, never raising."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from hypothesis import given, settings
@@ -47,8 +48,11 @@ def test_any_bytes_as_text_never_raise(data: bytes) -> None:
 @settings(max_examples=300)
 @given(json_values)
 def test_any_json_value_is_checked(value: Any) -> None:
-    out = proto.parse_text(json.dumps(value))
-    if not isinstance(value, dict):
+    text = json.dumps(value)
+    out = proto.parse_text(text)
+    if proto._nesting(text) > proto.MAX_DEPTH:
+        assert isinstance(out, proto.ProtocolError) and out.code in ("bad_json", "too_large")
+    elif not isinstance(value, dict):
         assert isinstance(out, proto.ProtocolError) and out.code in ("bad_message", "too_large")
     elif value.get("v") != 1 or isinstance(value.get("v"), bool):
         assert isinstance(out, proto.ProtocolError) and out.code in ("unsupported_version", "too_large")
@@ -117,32 +121,65 @@ def test_frames_at_the_cap_pass_and_over_it_fail(extra: int) -> None:
     assert isinstance(out, proto.ProtocolError) and out.code == "too_large" and "262144" in out.message
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+# --- hostile input (issue 14): numbers and depth are bounded, nothing raises -------------------------
 
 
-@given(st.lists(st.floats(min_value=0, max_value=0.5), max_size=200), st.integers(min_value=1, max_value=20))
-def test_rate_limiter_never_allows_more_than_the_limit_per_window(gaps: list[float], limit: int) -> None:
-    clock = FakeClock()
-    limiter = proto.RateLimiter(limit, 1.0, clock)
-    allowed: list[float] = []
-    for gap in gaps:
-        clock.now += gap
-        if limiter.allow():
-            allowed.append(clock.now)
-    for i, t in enumerate(allowed):
-        in_window = [u for u in allowed[: i + 1] if t - u < 1.0]
-        assert len(in_window) <= limit
+def test_a_ping_with_a_400_digit_t_is_answered_not_raised() -> None:
+    assert proto.parse_text('{"v": 1, "type": "ping", "t": ' + "9" * 400 + "}") == proto.Ping(None)
+    assert proto.parse_text('{"v": 1, "type": "ping", "t": -' + "9" * 400 + "}") == proto.Ping(None)
+    assert proto.parse_text('{"v": 1, "type": "ping", "t": 1e400}') == proto.Ping(None)
+    assert proto.parse_text('{"v": 1, "type": "ping", "t": 1.5}') == proto.Ping(1.5)
 
 
-@given(st.integers(min_value=1, max_value=30))
-def test_rate_limiter_allows_a_steady_stream_under_the_limit(limit: int) -> None:
-    clock = FakeClock()
-    limiter = proto.RateLimiter(limit, 1.0, clock)
-    for _ in range(3 * limit):
-        assert limiter.allow()
-        clock.now += 1.0 / limit + 1e-9
+@given(st.integers())
+def test_a_ping_with_any_integer_never_raises(t: int) -> None:
+    text = json.dumps({"v": 1, "type": "ping", "t": t})
+    out = proto.parse_text(text)
+    if len(text.encode()) > proto.MAX_TEXT_BYTES:
+        assert isinstance(out, proto.ProtocolError)
+    else:
+        assert out == proto.Ping(float(t) if abs(t) <= proto.MAX_PING_T else None)
+
+
+@given(st.integers(1, 3000), st.sampled_from(["[", '{"a":']))
+def test_deep_nesting_is_refused_without_recursing(depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    out = proto.parse_text(opener * depth + "1" + closer * depth)
+    assert isinstance(out, proto.ProtocolError)
+    if depth > proto.MAX_DEPTH:
+        assert out.code in ("bad_json", "too_large")
+
+
+def test_brackets_inside_strings_do_not_count_as_depth() -> None:
+    msg = json.dumps({"v": 1, "type": "declare", "feeling": "[[[[[[[[[[[[" + '\\"{{{{{{{{{{'})
+    assert proto._nesting(msg) == 1
+    assert isinstance(proto.parse_text(msg), proto.ProtocolError)  # bad_field, not bad_json
+    assert proto.parse_text(msg).code == "bad_field"  # type: ignore[union-attr]
+
+
+def test_a_bug_in_the_parser_costs_one_message_not_the_connection(monkeypatch: Any) -> None:
+    def broken(text: object) -> proto.Message | proto.ProtocolError:
+        raise OverflowError("a bug")
+
+    monkeypatch.setattr(proto, "_parse_text", broken)
+    assert proto.parse_text("{}") == proto.error("bad_message", "this control message could not be read")
+
+
+_NUMBERS = st.one_of(
+    st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.none()
+)
+
+
+@settings(max_examples=400)
+@given(
+    st.dictionaries(
+        st.sampled_from(["v", "type", "phase", "feeling", "t", "x"]),
+        st.one_of(_NUMBERS, st.sampled_from([1, "ping", "start", "finish", "declare", "baseline", "sad"])),
+        max_size=6,
+    )
+)
+def test_any_mix_of_known_fields_never_raises(doc: dict[str, Any]) -> None:
+    out = proto.parse_text(json.dumps(doc))
+    assert _is_outcome(out)
+    if isinstance(out, proto.Ping):
+        assert out.t is None or math.isfinite(out.t)
