@@ -305,7 +305,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
             raise ConfigError(f"unknown section {key!r} in {path}")
     for f in dataclasses.fields(Settings):
         cls = hints[f.name]
-        if dataclasses.is_dataclass(cls):
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
             values = raw.get(f.name) or {}
             if not isinstance(values, dict):
                 raise ConfigError(f"invalid setting {f.name}: must be a mapping")

@@ -339,8 +339,8 @@ async def _gather_or_cancel(coros: list[Coroutine[Any, Any, _T]]) -> list[_T]:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     for t in tasks:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()  # type: ignore[misc]
+        if not t.cancelled() and (exc := t.exception()) is not None:
+            raise exc
     return [t.result() for t in tasks]
 
 

@@ -12,11 +12,18 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from core.colour.space import srgb_to_lab
 
-Palette = list[dict[str, Any]]
+
+class PaletteColour(TypedDict):
+    rgb: list[int]
+    lab: list[float]
+    share: float
+
+
+Palette = list[PaletteColour]
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def extract_palette(image: bytes | str | Path, colours: int = 6) -> Palette:
     shares = [float(c.frequency) for c in found.colors]
     total = sum(shares) or 1.0
     labs = srgb_to_lab(rgbs)
-    out = [
+    out: Palette = [
         {"rgb": list(rgb), "lab": [round(float(v), 3) for v in lab], "share": round(share / total, 5)}
         for rgb, lab, share in zip(rgbs, labs, shares, strict=True)
     ]

@@ -204,13 +204,13 @@ class AnalysisPool:
         with self._cond:
             self.stats.batches += 1
             self.stats.max_batch_seen = max(self.stats.max_batch_seen, len(batch))
-            for _, exc in outcomes:
-                if exc is None:
+            for _, error in outcomes:
+                if error is None:
                     self.stats.analysed += 1
                 else:
                     self.stats.failed += 1
-        for job, (result, exc) in zip(batch, outcomes, strict=True):
-            _resolve(job.future, result=result, exc=exc)
+        for job, (result, error) in zip(batch, outcomes, strict=True):
+            _resolve(job.future, result=result, exc=error)
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish the queued frames, then stop the threads."""

@@ -103,6 +103,7 @@ class Store:
         doc = await self.meta.find_one_and_update(
             {"_id": "catalogue"}, {"$inc": {"version": 1}}, upsert=True, return_document=True
         )
+        assert doc is not None  # an upsert returning the updated document always has one
         return int(doc["version"])
 
     async def catalogue_version(self) -> int:

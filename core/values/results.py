@@ -82,7 +82,7 @@ class MoodColour:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MoodColour:
         rgb, lab = tuple(d["rgb"]), tuple(d["lab"])
-        return cls(d["emotion"], d["name"], rgb, lab, d["weight"], d.get("name_ko", ""))  # type: ignore[arg-type]
+        return cls(d["emotion"], d["name"], rgb, lab, d["weight"], d.get("name_ko", ""))
 
 
 @dataclass(frozen=True)
