@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -34,6 +35,14 @@ SIZES = ((640, 480), (320, 240))
 CLASSIFY_BUDGET_MS = 3.0
 
 
+class _AnalyserOptions(TypedDict, total=False):
+    """FrameAnalyser keywords given on the command line; the rest keep the analyser's defaults."""
+
+    margin: float
+    detect_every: int
+    moved_threshold: float | None
+
+
 class BaselinePipeline:
     """The original project's per-frame pipeline, kept as it was for comparison."""
 
@@ -43,6 +52,8 @@ class BaselinePipeline:
 
     def analyse(self, jpeg: bytes) -> list[np.ndarray]:
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise ValueError("not a decodable JPEG image")
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         out = []
         for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.3, minNeighbors=5):
@@ -204,7 +215,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    extra: dict[str, object] = {} if args.margin is None else {"margin": args.margin}
+    extra: _AnalyserOptions = {} if args.margin is None else {"margin": args.margin}
     if args.detect_every is not None:
         extra["detect_every"] = args.detect_every
     if args.moved_threshold is not None:

@@ -15,7 +15,7 @@ from core.catalogue.importer import (
 from core.storage.store import open_store
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("catalogue", help="import movies with poster palettes, show counts, export the sample")
     cat = p.add_subparsers(dest="catalogue_command", metavar="ACTION", required=True)
 

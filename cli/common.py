@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar, TypeVarTuple
 
 from core.config import ConfigError, Settings, load_settings
 
@@ -23,7 +23,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def run_async(coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+
+def run_async(coro_fn: Callable[[*_Ts], Coroutine[Any, Any, _T]], *args: *_Ts) -> _T:
     return asyncio.run(coro_fn(*args))
 
 

@@ -42,7 +42,7 @@ next run, and one movie's failure never stops the run.
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     crawl = sub.add_parser(
         "crawl",
         help="fill the catalogue from TMDB, or add Watcha Pedia details",
@@ -50,7 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "`moodreel crawl watcha --help` for details.",
     )
     which = crawl.add_subparsers(dest="crawler", metavar="CRAWLER", title="crawlers")
-    crawl.set_defaults(func=lambda args: (crawl.print_help(), 0)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        crawl.print_help()
+        return 0
+
+    crawl.set_defaults(func=show_help)
 
     tmdb = which.add_parser(
         "tmdb",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from core.emotion.frames import FrameAnalyser, FrameScore
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "emotion",
         help="read the emotion of the face in each image",

@@ -11,7 +11,7 @@ from core.values.emotions import EMOTIONS
 from core.values.results import MoodColour, Recommendation
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "recommend",
         help="pick movies for a mood given by name (no camera needed)",
