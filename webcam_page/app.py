@@ -58,6 +58,22 @@ def _refusal_kind(exc: SessionError) -> tuple[str, int]:
     return "invalid", 400
 
 
+_COOKIE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what secrets.token_urlsafe gives
+
+
+def _cookie(request: web.Request, name: str) -> str | None:
+    """A cookie we set ("" when absent), or None when it holds something we never set: bytes that
+    are not UTF-8, other characters. Such a request gets 400, never a 500."""
+    value = request.cookies.get(name, "")
+    return value if not value or _COOKIE_SHAPE.fullmatch(value) else None
+
+
+def _bad_cookie() -> web.Response:
+    return web.json_response(
+        {"ok": False, "error": "bad_cookie", "message": "the claim cookie is malformed"}, status=400
+    )
+
+
 def _json_refusal(exc: SessionError) -> web.Response:
     kind, status = _refusal_kind(exc)
     return web.json_response({"ok": False, "error": kind, "message": str(exc)}, status=status)
@@ -78,7 +94,7 @@ async def try_it(request: web.Request) -> web.StreamResponse:
         return refusal(request, "busy", 429)
     form = await request.post()
     feeling = str(form.get("feeling") or "").strip().lower() or None
-    user_id = request.cookies.get(USER_COOKIE) or secrets.token_urlsafe(12)
+    user_id = _cookie(request, USER_COOKIE) or secrets.token_urlsafe(12)
     try:
         origin = SessionOrigin("web", user_id, locale=locale_of(request), declared_feeling=feeling)
     except ValueError:
@@ -102,7 +118,9 @@ async def session_page(request: web.Request) -> web.StreamResponse:
     if doc is None:
         return refusal(request, "missing", 404)
     if doc["state"] != "created":
-        claim = request.cookies.get(CLAIM_COOKIE)
+        claim = _cookie(request, CLAIM_COOKIE)
+        if claim is None:
+            return refusal(request, "invalid", 400)
         finished = doc["state"] in ("analysed", "delivered")
         if finished and claim and await services.sessions.finished_result(session_id, claim) is not None:
             # The browser that ran the session reloaded it: the page shows the result again.
@@ -126,12 +144,15 @@ async def claim(request: web.Request) -> web.StreamResponse:
             {"ok": False, "error": "origin", "message": "cross-site request refused"}, status=403
         )
     token = request.match_info["token"]
+    cookie = _cookie(request, CLAIM_COOKIE)
+    if cookie is None:
+        return _bad_cookie()
     try:
         session_id = services.sessions.verify_token(token)
         try:
             secret = await services.sessions.claim(session_id)
         except AlreadyUsed:
-            await services.sessions.check_claim(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+            await services.sessions.check_claim(session_id, cookie)
             return web.json_response({"ok": True, "resumed": True})
     except SessionError as exc:
         return _json_refusal(exc)
@@ -152,11 +173,14 @@ async def claim(request: web.Request) -> web.StreamResponse:
 async def session_result(request: web.Request) -> web.StreamResponse:
     """A finished session's result, for the browser holding its claim cookie, so a reload shows it."""
     services = request.app[SERVICES]
+    cookie = _cookie(request, CLAIM_COOKIE)
+    if cookie is None:
+        return _bad_cookie()
     try:
         session_id = services.sessions.verify_token(request.match_info["token"])
     except SessionError as exc:
         return _json_refusal(exc)
-    result = await services.sessions.finished_result(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+    result = await services.sessions.finished_result(session_id, cookie)
     if result is None:
         return web.json_response(
             {"ok": False, "error": "pending", "message": "no result for this browser yet"}, status=404
@@ -173,9 +197,12 @@ async def session_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"ok": False, "error": "origin", "message": "origin not allowed"}, status=403
         )
+    cookie = _cookie(request, CLAIM_COOKIE)
+    if cookie is None:
+        return _bad_cookie()
     try:
         session_id = services.sessions.verify_token(request.match_info["token"])
-        doc = await services.sessions.check_claim(session_id, request.cookies.get(CLAIM_COOKIE) or "")
+        doc = await services.sessions.check_claim(session_id, cookie)
     except SessionError as exc:
         return _json_refusal(exc)
     ws = web.WebSocketResponse(

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from core.safe_json import nesting
 from core.values.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -99,28 +100,6 @@ def parse_binary(data: object, max_frame_bytes: int) -> Frame | ProtocolError:
     return Frame(data)
 
 
-def _nesting(text: str) -> int:
-    """How deeply JSON arrays and objects nest in `text` (brackets inside strings do not count)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def _ping_time(t: Any) -> float | None:
     """A ping's `t` echoed back: a finite float, or an integer within ±MAX_PING_T; else None.
 
@@ -152,7 +131,7 @@ def _parse_text(text: object) -> Message | ProtocolError:
         return error("bad_message", "control messages must be text")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         return error("too_large", f"control messages must be at most {MAX_TEXT_BYTES} bytes")
-    if _nesting(text) > MAX_DEPTH:
+    if nesting(text) > MAX_DEPTH:
         return error("bad_json", f"control messages nest at most {MAX_DEPTH} levels deep")
     try:
         doc = json.loads(text)

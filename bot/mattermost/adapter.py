@@ -40,6 +40,7 @@ from bot.mattermost.texts import (
     unavailable_text,
     unknown_word_text,
 )
+from core import safe_json
 from core.config import Settings
 from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
@@ -57,11 +58,14 @@ LOCALE_CACHE_SECONDS = 3600.0
 # Mattermost answers these when the request itself is wrong (channel gone, bot not a member...):
 # retrying cannot help, so such a result is set aside until MoodReel restarts.
 PERMANENT_STATUS = frozenset({400, 403, 404, 413})
+MAX_ACTION_DEPTH = 16  # an action request nests 3 levels deep; deeper JSON is refused unparsed
 
 
 class _Services(Protocol):
-    settings: Settings
-    sessions: SessionService
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> SessionService: ...
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
@@ -111,15 +115,22 @@ class MattermostAdapter:
             auth = request.headers.get("Authorization", "")
             given = auth[6:].strip() if auth[:6].lower() == "token " else ""
         expected = self.mm.command_token
-        return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+        # surrogatepass: a header that was not UTF-8 compares unequal (401) instead of raising.
+        given_bytes = given.encode("utf-8", "surrogatepass")
+        return bool(expected) and hmac.compare_digest(given_bytes, expected.encode("utf-8"))
 
     async def handle_command(self, request: web.Request) -> web.Response:
         fields: Mapping[str, str]
         if request.method == "POST":
-            form = await request.post()
+            try:
+                form = await request.post()
+            except ValueError:  # a body that is not UTF-8 (UnicodeDecodeError) or not a form
+                return _ephemeral("The request body is not a UTF-8 form.", 400)
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             fields = request.query
+        if not all(_utf8(k) and _utf8(v) for k, v in fields.items()):
+            return _ephemeral("The request holds text that is not UTF-8.", 400)
         if not self._token_ok(request, fields):
             log.warning("Mattermost command with a wrong token from %s refused", request.remote)
             return _ephemeral(bad_token_text(), status=401)
@@ -188,8 +199,8 @@ class MattermostAdapter:
 
     async def handle_action(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            body = safe_json.loads(await request.read(), MAX_ACTION_DEPTH)
+        except ValueError:  # not UTF-8, not JSON, or nested deeper than any action request
             return json_response({"ephemeral_text": "The request body is not JSON."}, 400)
         if not isinstance(body, dict):
             return json_response({"ephemeral_text": "The request body is not a JSON object."}, 400)
@@ -321,6 +332,15 @@ class MattermostAdapter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _utf8(text: str) -> bool:
+    """Text that came from bytes which were UTF-8 (aiohttp keeps other bytes as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _with_origin(result: MoodResult, origin: Mapping[str, Any]) -> MoodResult:

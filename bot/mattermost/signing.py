@@ -66,7 +66,12 @@ class ContextSigner:
             raise BadContext("the context is missing")
         sig = context.get(_SIG_FIELD)
         fields = {k: v for k, v in context.items() if k != _SIG_FIELD}
-        if not isinstance(sig, str) or not hmac.compare_digest(sig, self._signature(fields)):
+        # compare_digest refuses non-ASCII str (TypeError): such a signature is simply wrong.
+        if (
+            not isinstance(sig, str)
+            or not sig.isascii()
+            or not hmac.compare_digest(sig, self._signature(fields))
+        ):
             raise BadContext("the context's signature does not match")
         try:
             if fields["v"] != VERSION:

@@ -26,3 +26,30 @@ def hidden_sof_jpeg(width: int, height: int) -> bytes:
     app1 = b"\xff\xe1" + (2 + len(sof)).to_bytes(2, "big")  # its payload is the decoy header
     skip = len(hidden) + len(app1)
     return b"\xff\xd8" + b"\xff\x00" + (skip + 2).to_bytes(2, "big") + hidden + app1 + sof + rest
+
+
+async def raw_http(port: int, request: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send raw bytes as an HTTP/1.1 request to 127.0.0.1 (no client library to clean them up) and
+    return (status, body) of the answer; the request should carry `Connection: close`."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def http_request(
+    port: int, method: str, path: str, headers: dict[str, bytes] | None = None, body: bytes = b""
+) -> bytes:
+    """An HTTP/1.1 request for 127.0.0.1:port as bytes; header values are sent exactly as given."""
+    lines = [f"{method} {path} HTTP/1.1".encode(), f"Host: 127.0.0.1:{port}".encode(), b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.safe_json import nesting
 from core.values.emotions import EMOTIONS
 from webcam_page import protocol as proto
 
@@ -50,7 +51,7 @@ def test_any_bytes_as_text_never_raise(data: bytes) -> None:
 def test_any_json_value_is_checked(value: Any) -> None:
     text = json.dumps(value)
     out = proto.parse_text(text)
-    if proto._nesting(text) > proto.MAX_DEPTH:
+    if nesting(text) > proto.MAX_DEPTH:
         assert isinstance(out, proto.ProtocolError) and out.code in ("bad_json", "too_large")
     elif not isinstance(value, dict):
         assert isinstance(out, proto.ProtocolError) and out.code in ("bad_message", "too_large")
@@ -152,7 +153,7 @@ def test_deep_nesting_is_refused_without_recursing(depth: int, opener: str) -> N
 
 def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     msg = json.dumps({"v": 1, "type": "declare", "feeling": "[[[[[[[[[[[[" + '\\"{{{{{{{{{{'})
-    assert proto._nesting(msg) == 1
+    assert nesting(msg) == 1
     assert isinstance(proto.parse_text(msg), proto.ProtocolError)  # bad_field, not bad_json
     assert proto.parse_text(msg).code == "bad_field"  # type: ignore[union-attr]
 
