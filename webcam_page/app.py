@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from core.services import Services
-from core.sessions.errors import AlreadyUsed, ExpiredToken, InvalidToken, SessionError, SessionNotFound
+from core.sessions.errors import AlreadyUsed, SessionError
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from webcam_page.limits import AddressLimiter
@@ -46,16 +46,20 @@ SESSION_PAGE = web.AppKey("session_page", str)
 POSTERS_DIR = web.AppKey[Path | None]("posters_dir")
 
 
+# A session error's kind -> the refusal page to show and its HTTP status.
+_REFUSALS: dict[str, tuple[str, int]] = {
+    "invalid": ("invalid", 403),
+    "missing": ("missing", 404),
+    "used": ("used", 409),
+    "open_first": ("used", 409),
+    "expired": ("expired", 410),
+    "replaced": ("replaced", 410),
+    "failed": ("failed", 410),
+}
+
+
 def _refusal_kind(exc: SessionError) -> tuple[str, int]:
-    if isinstance(exc, InvalidToken):
-        return "invalid", 403
-    if isinstance(exc, SessionNotFound):
-        return "missing", 404
-    if isinstance(exc, AlreadyUsed):
-        return "used", 409
-    if isinstance(exc, ExpiredToken):
-        return {"replaced": "replaced", "failed": "failed"}.get(exc.reason, "expired"), 410
-    return "invalid", 400
+    return _REFUSALS.get(exc.kind, ("invalid", 400))
 
 
 _COOKIE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what secrets.token_urlsafe gives

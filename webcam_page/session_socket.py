@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from core.catalogue.genres import GENRE_NAMES_KO
 from core.emotion.detect import FaceTracker
 from core.emotion.frames import FrameScore
 from core.emotion.pool import FrameDropped
 from core.emotion.stats import TooFewFaces, declared_result
 from core.mood import emotion_from_frames, mood_result, stats_config
+from core.present.words import genre_name
 from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
@@ -333,7 +333,7 @@ def result_payload(posters_dir: Path | None, result: MoodResult) -> dict[str, An
     return {
         "result": result.to_dict(),
         "posters": local_posters(posters_dir, result),
-        "genres_ko": {g: GENRE_NAMES_KO[g] for g in sorted(genres) if g in GENRE_NAMES_KO},
+        "genres_ko": {g: genre_name("ko", g) for g in sorted(genres)},
     }
 
 

@@ -15,7 +15,8 @@ import discord
 
 from bot.discord.limits import BUTTON_LABEL, OPTION_DESCRIPTION, OPTION_LABEL, SELECT_OPTIONS, clip
 from bot.discord.render import MOOD_CARD_FILE, page_label, result_page
-from bot.discord.texts import genre_names, lang_of, text
+from core.present.locale import locale_of, titles
+from core.present.words import genre_names, say
 from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class MovieCarousel(discord.ui.View):
         if self.total > 1:
             self.jump = discord.ui.Select(
                 custom_id=custom_id(sid, "jump"),
-                placeholder=text(lang, "jump"),
+                placeholder=say(lang, "discord.jump"),
                 row=1,
                 min_values=1,
                 max_values=1,
@@ -94,7 +95,7 @@ class MovieCarousel(discord.ui.View):
             options = []
             for i in range(start, min(start + SELECT_OPTIONS, self.total)):
                 rec = self.result.recommendations[i]
-                title = rec.title_ko if self.lang == "ko" and rec.title_ko else rec.title
+                title, _ = titles(rec, self.lang)
                 details = " · ".join(
                     x for x in (str(rec.year or ""), genre_names(self.lang, rec.genres)) if x
                 )
@@ -129,7 +130,7 @@ class MovieCarousel(discord.ui.View):
         if interaction.user.id == self.requester_id:
             return True
         await interaction.response.send_message(
-            text(lang_of(interaction.locale), "not_yours"), ephemeral=True
+            say(locale_of(interaction.locale), "discord.not_yours"), ephemeral=True
         )
         return False
 

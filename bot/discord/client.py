@@ -24,8 +24,9 @@ from discord import app_commands
 from bot.discord.carousel import MovieCarousel, parse_custom_id
 from bot.discord.commands import MoodReelTranslator, build_command, link_reply
 from bot.discord.render import MOOD_CARD_FILE, ResultPage, parse_page_label, result_page
-from bot.discord.texts import lang_of, text
 from core.config import Settings
+from core.present.locale import locale_of
+from core.present.words import say
 from core.sessions.origin import SessionOrigin
 from core.sessions.service import ACTIVE_STATES, SessionService
 from core.storage.store import utcnow
@@ -177,7 +178,7 @@ class MoodReelBot(discord.Client):
 
     async def start_session(self, interaction: discord.Interaction[Any], feeling: str | None) -> None:
         """Create (or replace) the user's session and answer privately with its link."""
-        lang = lang_of(interaction.locale)
+        lang = locale_of(interaction.locale)
         extra = {"deliver": self.settings.discord.deliver, "application_id": str(interaction.application_id)}
         if interaction.guild_id:
             extra["guild_id"] = str(interaction.guild_id)
@@ -198,7 +199,7 @@ class MoodReelBot(discord.Client):
             link = await creating
         except Exception:
             log.exception("could not create a session for Discord user %s", interaction.user.id)
-            await self._reply(interaction, text(lang, "link_error"), None)
+            await self._reply(interaction, say(lang, "discord.link_error"), None)
             return
         content, view = link_reply(link, lang, feeling)
         await self._reply(interaction, content, view)
@@ -244,7 +245,7 @@ class MoodReelBot(discord.Client):
                 continue
             if state in ("created", *ACTIVE_STATES) or (state == "expired" and reason != "replaced"):
                 self._forget(pending.session_id)
-                await self._notify(pending, text(pending.lang, "expired"))
+                await self._notify(pending, say(pending.lang, "discord.expired"))
             return
 
     async def report_failure(self, session_id: str, origin: SessionOrigin, reason: str) -> None:
@@ -252,7 +253,7 @@ class MoodReelBot(discord.Client):
         pending = self._forget(session_id)
         if reason == "replaced":
             return
-        message = text(origin.locale, "failed", reason=reason)
+        message = say(origin.locale, "discord.failed", reason=reason)
         if pending is not None and pending.can_follow_up:
             await self._notify(pending, message)
             return
@@ -303,7 +304,7 @@ class MoodReelBot(discord.Client):
 
     async def _post_result(self, result: MoodResult, pending: PendingLink | None) -> None:
         origin = result.origin
-        lang = lang_of(origin.get("locale"))
+        lang = locale_of(origin.get("locale"))
         user_id = int(origin["user_id"])
         card, page = await self._render(result, lang)
         extra = origin.get("extra") or {}
@@ -316,7 +317,7 @@ class MoodReelBot(discord.Client):
                 files.append(discord.File(io.BytesIO(page.poster_card[1]), filename=page.poster_card[0]))
             view = self._carousel(result, lang) if result.recommendations else None
             kwargs: dict[str, Any] = {
-                "content": text(lang, "result_for", mention=f"<@{user_id}>"),
+                "content": say(lang, "discord.result_for", mention=f"<@{user_id}>"),
                 "embeds": page.embeds,
                 "files": files,
                 "allowed_mentions": discord.AllowedMentions(users=[discord.Object(user_id)]),
@@ -387,16 +388,16 @@ class MoodReelBot(discord.Client):
         self, interaction: discord.Interaction[Any], session_id: str, action: str
     ) -> None:
         """A page turn on a carousel this process did not post (it restarted): rebuild it from the store."""
-        lang = lang_of(interaction.locale)
+        lang = locale_of(interaction.locale)
         doc = await self.sessions.get(session_id)
         if not doc or not doc.get("result"):
-            await interaction.response.send_message(text(lang, "carousel_over"), ephemeral=True)
+            await interaction.response.send_message(say(lang, "discord.carousel_over"), ephemeral=True)
             return
         result = MoodResult.from_dict(doc["result"])
         if not result.origin.get("user_id"):
             result = dataclasses.replace(result, origin={**doc["origin"], **result.origin})
         view = self._carousel(
-            result, lang_of(result.origin.get("locale")), page=self._current_page(interaction)
+            result, locale_of(result.origin.get("locale")), page=self._current_page(interaction)
         )
         if not await view.interaction_check(interaction):
             view.stop()
@@ -408,7 +409,7 @@ class MoodReelBot(discord.Client):
             view.disable()
             view.stop()
             await interaction.response.edit_message(view=view)
-            await interaction.followup.send(text(lang, "carousel_over"), ephemeral=True)
+            await interaction.followup.send(say(lang, "discord.carousel_over"), ephemeral=True)
             return
         self.carousels[message.id] = view
         data = interaction.data or {}

@@ -14,8 +14,9 @@ import discord
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.discord.limits import clip, fit_embeds
-from bot.discord.texts import emotion_name, genre_names, text
 from core.colour.psychology import colour_name
+from core.present.locale import titles
+from core.present.words import emotion_name, genre_names, say
 from core.values.results import EmotionScore, MoodResult, Recommendation
 
 MOOD_CARD_FILE = "moodreel.png"
@@ -54,23 +55,23 @@ def _colour(hex_or_rgb: str | tuple[int, int, int] | None) -> discord.Colour:
 def _sureness(lang: str, score: EmotionScore) -> str:
     p = score.p_value
     if p is None or math.isnan(p):
-        return text(lang, "sure_unclear")
+        return say(lang, "discord.sure_unclear")
     if p < 0.01:
-        return text(lang, "sure_very")
+        return say(lang, "discord.sure_very")
     if p < 0.05:
-        return text(lang, "sure_fairly")
+        return say(lang, "discord.sure_fairly")
     if p < 0.2:
-        return text(lang, "sure_hint")
-    return text(lang, "sure_unclear")
+        return say(lang, "discord.sure_hint")
+    return say(lang, "discord.sure_unclear")
 
 
 def _change(lang: str, score: EmotionScore) -> str:
     points = round(score.change * 100)
     if points >= 1:
-        return text(lang, "up", points=points)
+        return say(lang, "discord.up", points=points)
     if points <= -1:
-        return text(lang, "down", points=-points)
-    return text(lang, "same")
+        return say(lang, "discord.down", points=-points)
+    return say(lang, "discord.same")
 
 
 def emotion_line(result: MoodResult, emotion: str, lang: str, primary: bool) -> str:
@@ -78,12 +79,12 @@ def emotion_line(result: MoodResult, emotion: str, lang: str, primary: bool) -> 
     emo = result.emotion
     score = next((s for s in emo.scores if s.emotion == emotion), None)
     if emo.method == "declared":
-        return text(lang, "declared_primary" if primary else "declared_secondary")
+        return say(lang, "discord.declared_primary" if primary else "discord.declared_secondary")
     if score is None:
-        return text(lang, "no_score")
+        return say(lang, "discord.no_score")
     parts = [_change(lang, score)]
     if emo.method == "levels":
-        parts.insert(0, text(lang, "level", level=round(score.stimulus_mean * 100)))
+        parts.insert(0, say(lang, "discord.level", level=round(score.stimulus_mean * 100)))
     sure = _sureness(lang, score)
     p = score.p_value
     numbers = f" (p = {p:.3f})" if p is not None and not math.isnan(p) else ""
@@ -95,21 +96,21 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
     name = str(result.origin.get("user_name") or "")
     primary = emotion_name(lang, emo.primary)
     title = (
-        text(lang, "summary_title_of", name=name, emotion=primary)
+        say(lang, "discord.summary_title_of", name=name, emotion=primary)
         if name
-        else text(lang, "summary_title", emotion=primary)
+        else say(lang, "discord.summary_title", emotion=primary)
     )
     colour = _colour(result.colours[0].rgb if result.colours else None)
     embed = discord.Embed(title=title, colour=colour)
     embed.add_field(
-        name=text(lang, "primary", emotion=primary),
+        name=say(lang, "discord.primary", emotion=primary),
         value=emotion_line(result, emo.primary, lang, primary=True),
         inline=False,
     )
     for secondary in emo.secondary:
         if secondary:
             embed.add_field(
-                name=text(lang, "secondary", emotion=emotion_name(lang, secondary)),
+                name=say(lang, "discord.secondary", emotion=emotion_name(lang, secondary)),
                 value=emotion_line(result, secondary, lang, primary=False),
                 inline=False,
             )
@@ -117,10 +118,10 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
         swatches = " · ".join(
             f"**{colour_name(c, lang)}** `{c.hex}` {round(c.weight * 100)}%" for c in result.colours
         )
-        embed.add_field(name=text(lang, "colours"), value=swatches, inline=False)
+        embed.add_field(name=say(lang, "discord.colours"), value=swatches, inline=False)
     baseline, stimulus = emo.face_frames
     method = emo.method if emo.method in ("change", "levels", "declared") else "change"
-    embed.set_footer(text=text(lang, f"method_{method}", baseline=baseline, stimulus=stimulus))
+    embed.set_footer(text=say(lang, f"discord.method_{method}", baseline=baseline, stimulus=stimulus))
     embed.set_image(url=f"attachment://{MOOD_CARD_FILE}")
     return embed
 
@@ -128,10 +129,9 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
 def movie_embed(result: MoodResult, index: int, lang: str) -> discord.Embed:
     recs = result.recommendations
     rec = recs[index]
-    main_title = rec.title_ko if lang == "ko" and rec.title_ko else rec.title
-    other_title = rec.title if main_title != rec.title else rec.title_ko
+    main_title, other_title = titles(rec, lang)
     year = f" ({rec.year})" if rec.year else ""
-    lines = [f"*{other_title}*"] if other_title and other_title != main_title else []
+    lines = [f"*{other_title}*"] if other_title else []
     reason = rec.reason_ko if lang == "ko" and rec.reason_ko else rec.reason
     if reason:
         lines.append(reason)
@@ -141,24 +141,30 @@ def movie_embed(result: MoodResult, index: int, lang: str) -> discord.Embed:
         description="\n".join(lines) or None,
         colour=_colour(rec.palette[0] if rec.palette else None),
     )
-    embed.set_author(name=text(lang, "pick_of", page=index + 1, total=len(recs)))
+    embed.set_author(name=say(lang, "discord.pick_of", page=index + 1, total=len(recs)))
     embed.add_field(
-        name=text(lang, "genres"), value=genre_names(lang, rec.genres) or text(lang, "unknown"), inline=True
+        name=say(lang, "discord.genres"),
+        value=genre_names(lang, rec.genres) or say(lang, "discord.unknown"),
+        inline=True,
     )
-    embed.add_field(name=text(lang, "match"), value=f"{round(rec.score)} / 100", inline=True)
+    embed.add_field(name=say(lang, "discord.match"), value=f"{round(rec.score)} / 100", inline=True)
     if rec.vote_count:
-        votes = text(lang, "votes", count=f"{rec.vote_count:,}")
-        embed.add_field(name=text(lang, "rating"), value=f"★ {rec.vote_average:.1f} ({votes})", inline=True)
+        votes = say(lang, "discord.votes", count=f"{rec.vote_count:,}")
+        embed.add_field(
+            name=say(lang, "discord.rating"), value=f"★ {rec.vote_average:.1f} ({votes})", inline=True
+        )
     links = [
         f"[TMDB]({rec.tmdb_url})" if rec.tmdb_url else "",
         f"[Watcha Pedia]({rec.watcha_url})" if rec.watcha_url else "",
     ]
     if any(links):
-        embed.add_field(name=text(lang, "links"), value=" · ".join(x for x in links if x), inline=False)
+        embed.add_field(
+            name=say(lang, "discord.links"), value=" · ".join(x for x in links if x), inline=False
+        )
     embed.set_image(url=rec.poster_url or f"attachment://{poster_file_name(rec)}")
     if len(recs) > 1:
         who = str(result.origin.get("user_name") or "") or "@you"
-        embed.set_footer(text=text(lang, "browse_hint", name=who))
+        embed.set_footer(text=say(lang, "discord.browse_hint", name=who))
     return embed
 
 
@@ -216,5 +222,5 @@ def result_page(result: MoodResult, index: int, lang: str) -> ResultPage:
         if not rec.poster_url:
             card = (poster_file_name(rec), poster_card_png(rec))
     else:
-        embeds[0].description = text(lang, "picks_none")
+        embeds[0].description = say(lang, "discord.picks_none")
     return ResultPage(fit_embeds(embeds), card)

@@ -26,22 +26,20 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
-from bot.mattermost.messages import ACTIONS_PATH, result_post
-from bot.mattermost.signing import BadContext, ContextSigner
-from bot.mattermost.texts import (
-    CommandTextError,
-    bad_button_text,
-    bad_token_text,
+from bot.mattermost.command_text import CommandTextError, parse_command_text
+from bot.mattermost.messages import (
+    ACTIONS_PATH,
     failure_text,
     help_text,
     link_text,
-    parse_command_text,
-    stale_button_text,
-    unavailable_text,
+    result_post,
     unknown_word_text,
 )
+from bot.mattermost.signing import BadContext, ContextSigner
 from core import safe_json
 from core.config import Settings
+from core.present.locale import locale_of
+from core.present.words import say
 from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
 from core.sessions.service import SessionService
@@ -62,10 +60,8 @@ MAX_ACTION_DEPTH = 16  # an action request nests 3 levels deep; deeper JSON is r
 
 
 class _Services(Protocol):
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def sessions(self) -> SessionService: ...
+    settings: Settings
+    sessions: SessionService
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
@@ -133,7 +129,7 @@ class MattermostAdapter:
             return _ephemeral("The request holds text that is not UTF-8.", 400)
         if not self._token_ok(request, fields):
             log.warning("Mattermost command with a wrong token from %s refused", request.remote)
-            return _ephemeral(bad_token_text(), status=401)
+            return _ephemeral(say("en", "mattermost.bad_token"), status=401)
         command = fields.get("command") or DEFAULT_COMMAND
         user_id, channel_id = fields.get("user_id", ""), fields.get("channel_id", "")
         try:
@@ -159,7 +155,7 @@ class MattermostAdapter:
             link = await self.sessions.create(origin)
         except Exception:
             log.exception("could not create a session for Mattermost user %s", user_id)
-            return _ephemeral(unavailable_text(locale))
+            return _ephemeral(say(locale, "mattermost.unavailable"))
         text = link_text(
             link.url,
             self.settings.sessions.link_ttl_minutes,
@@ -183,7 +179,7 @@ class MattermostAdapter:
         except (MattermostUnavailable, TimeoutError) as exc:
             log.debug("no locale for Mattermost user %s: %s", user_id, exc)
             return self.mm.locale
-        locale = "ko" if found.lower().startswith("ko") else ("en" if found else self.mm.locale)
+        locale = locale_of(found) if found else self.mm.locale
         self._locales[user_id] = (locale, now)
         return locale
 
@@ -208,13 +204,13 @@ class MattermostAdapter:
             page = self.signer.verify(body.get("context"))
         except BadContext as exc:
             log.warning("Mattermost button with a bad context refused (%s) from %s", exc, request.remote)
-            return json_response({"ephemeral_text": bad_button_text()}, 403)
+            return json_response({"ephemeral_text": say("en", "mattermost.bad_button")}, 403)
         doc = await self.sessions.get(page.session_id)
         if not doc or not doc.get("result"):
-            return json_response({"ephemeral_text": stale_button_text(page.locale)})
+            return json_response({"ephemeral_text": say(page.locale, "mattermost.stale_button")})
         result = _with_origin(MoodResult.from_dict(doc["result"]), doc.get("origin") or {})
         if not result.recommendations:
-            return json_response({"ephemeral_text": stale_button_text(page.locale)})
+            return json_response({"ephemeral_text": say(page.locale, "mattermost.stale_button")})
         update = result_post(  # no channel_id: an update body
             result, "", page.locale, page.file_ids, self.signer, self.actions_url, page.index, self.poster_for
         )

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.mattermost.signing import ContextSigner, PageContext
-from bot.mattermost.texts import LABELS
-from core.catalogue.genres import GENRE_NAMES_KO
 from core.colour.psychology import colour_name
-from core.values.emotions import EMOTION_LABELS
+from core.present.locale import locale_of, titles
+from core.present.words import WORDS, emotion_name, genre_names, say
+from core.values.emotions import EMOTIONS
 from core.values.results import MoodResult, Recommendation
 
 ACTIONS_PATH = "/mattermost/actions"
@@ -26,42 +26,72 @@ def _poster_url(rec: Recommendation) -> str | None:
     return rec.poster_url
 
 
+def _feelings_list(locale: str) -> str:
+    return ", ".join(f"`{emotion_name(locale, e) if locale_of(locale) == 'ko' else e}`" for e in EMOTIONS)
+
+
+def help_text(command: str, locale: str) -> str:
+    return say(locale, "mattermost.help", command=command, feelings=_feelings_list(locale))
+
+
+def link_text(
+    url: str, minutes: float, channel_name: str, replaced: bool, feeling: str | None, locale: str
+) -> str:
+    where = f"~{channel_name}" if channel_name else say(locale, "mattermost.this_channel")
+    lines = [say(locale, "mattermost.link_intro", minutes=f"{minutes:g}"), url]
+    lines.append(say(locale, "mattermost.link_where", where=where))
+    if feeling:
+        lines.append(say(locale, "mattermost.link_feeling", feeling=emotion_name(locale, feeling)))
+    if replaced:
+        lines.append(say(locale, "mattermost.link_replaced"))
+    return "\n".join(lines)
+
+
+def unknown_word_text(word: str, command: str, locale: str) -> str:
+    return say(locale, "mattermost.unknown_word", word=word, command=command, feelings=_feelings_list(locale))
+
+
+def failure_text(reason: str, command: str, locale: str) -> str:
+    return say(locale, "mattermost.failure", reason=reason, command=command)
+
+
 def summary_message(result: MoodResult, locale: str) -> str:
     """Markdown: whose mood, the primary and secondary emotions with strengths, how it was read."""
-    words, names = LABELS[locale], EMOTION_LABELS[locale]
+    words = WORDS[locale_of(locale)]
     emo = result.emotion
     name = str(result.origin.get("user_name") or "")  # the session's origin, set by the adapter
     who = f"@{name}" if name else ""
-    title = words["mood_of"].format(who=who) if who else words["mood_mine"]
+    title = words["mattermost.mood_of"].format(who=who) if who else words["mattermost.mood_mine"]
 
     def named(e: str) -> str:
         strength = emo.strengths.get(e)
-        return f"{names.get(e, e)} {round(strength * 100)}%" if strength is not None else names.get(e, e)
+        name = emotion_name(locale, e)
+        return f"{name} {round(strength * 100)}%" if strength is not None else name
 
-    joiner = " and " if locale == "en" else ", "
+    joiner = words["mattermost.and"]
     secondary = joiner.join(named(e) for e in emo.secondary if e)
     line = f"#### {title}: **{named(emo.primary)}**"
     if secondary:
-        line += f", {words['with']} {secondary}" if locale == "en" else f" ({secondary})"
+        line += words["mattermost.with_secondary"].format(secondary=secondary)
     lines = [line]
-    if f"method_{emo.method}" in words:
-        lines.append(f"_{words[f'method_{emo.method}']}_")
+    if f"mattermost.method_{emo.method}" in words:
+        lines.append(f"_{words[f'mattermost.method_{emo.method}']}_")
     if result.colours:
         swatches = " · ".join(f"`{c.hex}` {colour_name(c, locale)}" for c in result.colours)
-        lines.append(f"{words['colours']}: {swatches}")
-    lines.append(words["picks"] if result.recommendations else words["no_picks"])
+        lines.append(f"{words['mattermost.colours']}: {swatches}")
+    lines.append(words["mattermost.picks"] if result.recommendations else words["mattermost.no_picks"])
     return "\n".join(line for line in lines if line)
 
 
 def _title(rec: Recommendation, locale: str) -> str:
-    title = rec.title_ko if locale == "ko" and rec.title_ko else rec.title
+    title, _ = titles(rec, locale)
     return f"{title} ({rec.year})" if rec.year else title
 
 
 def _genres(rec: Recommendation, locale: str) -> str:
     if not rec.genres:
-        return LABELS[locale]["unknown"]
-    return ", ".join(GENRE_NAMES_KO.get(g, g) if locale == "ko" else g for g in rec.genres)
+        return say(locale, "mattermost.unknown")
+    return genre_names(locale, rec.genres)
 
 
 def carousel_attachment(
@@ -77,7 +107,7 @@ def carousel_attachment(
     recs = result.recommendations
     index %= len(recs)
     rec = recs[index]
-    words = LABELS[locale]
+    words = WORDS[locale_of(locale)]
     reason = rec.reason_ko if locale == "ko" and rec.reason_ko else rec.reason
     colour = rec.palette[0] if rec.palette else (result.colours[0].hex if result.colours else FALLBACK_COLOUR)
     attachment: dict[str, Any] = {
@@ -86,9 +116,13 @@ def carousel_attachment(
         "title": _title(rec, locale),
         "text": reason,
         "fields": [
-            {"short": True, "title": words["year"], "value": str(rec.year) if rec.year else words["unknown"]},
-            {"short": True, "title": words["match"], "value": f"{round(rec.score)} / 100"},
-            {"short": False, "title": words["genres"], "value": _genres(rec, locale)},
+            {
+                "short": True,
+                "title": words["mattermost.year"],
+                "value": str(rec.year) if rec.year else words["mattermost.unknown"],
+            },
+            {"short": True, "title": words["mattermost.match"], "value": f"{round(rec.score)} / 100"},
+            {"short": False, "title": words["mattermost.genres"], "value": _genres(rec, locale)},
         ],
         "footer": f"MoodReel · {index + 1} / {len(recs)}",
     }
@@ -102,7 +136,7 @@ def carousel_attachment(
         attachment["actions"] = [
             _button(
                 action,
-                words[action],
+                words[f"mattermost.{action}"],
                 signer.sign(PageContext(result.session_id, target, locale, file_ids)),
                 actions_url,
             )

@@ -89,25 +89,3 @@ def mood_genres(emotion: EmotionResult) -> tuple[str, ...]:
     return genres_for(emotion.primary)
 
 
-# TMDB's English genre names as Korean viewers see them on TMDB and Watcha Pedia.
-GENRE_NAMES_KO: dict[str, str] = {
-    "Action": "액션",
-    "Adventure": "모험",
-    "Animation": "애니메이션",
-    "Comedy": "코미디",
-    "Crime": "범죄",
-    "Documentary": "다큐멘터리",
-    "Drama": "드라마",
-    "Family": "가족",
-    "Fantasy": "판타지",
-    "History": "역사",
-    "Horror": "공포",
-    "Music": "음악",
-    "Mystery": "미스터리",
-    "Romance": "로맨스",
-    "Science Fiction": "SF",
-    "TV Movie": "TV 영화",
-    "Thriller": "스릴러",
-    "War": "전쟁",
-    "Western": "서부",
-}

@@ -37,7 +37,7 @@ import numpy as np
 
 from core.colour.ciede2000 import ciede2000
 from core.colour.space import lab_to_srgb, srgb_to_lab
-from core.values.emotions import EMOTION_LABELS, EMOTIONS, check_emotion
+from core.values.emotions import EMOTIONS, check_emotion
 from core.values.results import EmotionResult, MoodColour
 
 DEFAULT_PRIMARY_STRENGTH = 1.0
@@ -261,7 +261,3 @@ def emotion_from_names(
     for name, value in (strengths or {}).items():
         values[check_emotion(name)] = _check_strength(name, value)
     return EmotionResult(first, (second[0], second[1]), values, (), method, (0, 0))
-
-
-def emotion_label(name: str, locale: str = "en") -> str:
-    return EMOTION_LABELS.get(locale, EMOTION_LABELS["en"]).get(name, name)

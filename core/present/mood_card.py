@@ -16,7 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from core.colour.psychology import EMOTION_PALETTES, colour_name, emotion_label
+from core.colour.psychology import EMOTION_PALETTES, colour_name
+from core.present.words import emotion_name, say
 from core.values.emotions import EMOTIONS
 from core.values.results import MoodResult
 
@@ -32,21 +33,6 @@ BACKGROUND = (250, 250, 248)
 INK = (34, 34, 38)
 MUTED = (110, 110, 118)
 AXIS = (190, 190, 196)
-
-WORDS = {
-    "en": {
-        "title": "Your mood: {primary}, with {s1} and {s2}",
-        "change": "Change from the calm baseline to the stimulus",
-        "declared": "The feeling you chose (no camera reading)",
-        "levels": "Emotion levels while the stimulus played",
-    },
-    "ko": {
-        "title": "지금 기분: {primary} (그리고 {s1}, {s2})",
-        "change": "평온한 기준 구간 대비 자극 구간의 변화",
-        "declared": "직접 고른 기분 (카메라 분석 없음)",
-        "levels": "자극 구간의 감정 수준",
-    },
-}
 
 _HANGUL_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -115,7 +101,7 @@ def swatch_boxes(count: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: int) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -137,17 +123,18 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     """The card as PNG bytes (CARD_SIZE): title, colour swatches with names, and the emotion chart."""
     lang = card_locale(locale)
     hangul = lang == "ko"
-    words = WORDS[lang]
     image = Image.new("RGB", CARD_SIZE, BACKGROUND)
     draw = ImageDraw.Draw(image)
     title_font, name_font, small_font = _font(24, hangul), _font(16, hangul), _font(13, hangul)
     usable = CARD_SIZE[0] - 2 * MARGIN
     emotion = result.emotion
 
-    title = words["title"].format(
-        primary=emotion_label(emotion.primary, lang),
-        s1=emotion_label(emotion.secondary[0], lang),
-        s2=emotion_label(emotion.secondary[1], lang),
+    title = say(
+        lang,
+        "card.title",
+        primary=emotion_name(lang, emotion.primary),
+        s1=emotion_name(lang, emotion.secondary[0]),
+        s2=emotion_name(lang, emotion.secondary[1]),
     )
     draw.text((MARGIN, 18), _fit(draw, title, title_font, usable), fill=INK, font=title_font)
 
@@ -157,11 +144,11 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
         width = right - left
         name = _fit(draw, colour_name(colour, lang), name_font, width)
         draw.text((left, bottom + 6), name, fill=INK, font=name_font)
-        detail = f"{emotion_label(colour.emotion, lang)} · {colour.weight:.0%}"
+        detail = f"{emotion_name(lang, colour.emotion)} · {colour.weight:.0%}"
         draw.text((left, bottom + 28), _fit(draw, detail, small_font, width), fill=MUTED, font=small_font)
 
     caption, values, signed = _chart_values(result)
-    draw.text((MARGIN, CHART_TOP - 30), words[caption], fill=INK, font=name_font)
+    draw.text((MARGIN, CHART_TOP - 30), say(lang, f"card.{caption}"), fill=INK, font=name_font)
     chart_left = MARGIN + LABEL_WIDTH
     chart_right = CARD_SIZE[0] - MARGIN - 60
     zero = (chart_left + chart_right) // 2 if signed else chart_left
@@ -170,15 +157,15 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     draw.line((zero, CHART_TOP - 4, zero, CHART_TOP + ROW_HEIGHT * len(EMOTIONS)), fill=AXIS, width=1)
     for row, name in enumerate(EMOTIONS):
         y = CHART_TOP + row * ROW_HEIGHT
-        label = emotion_label(name, lang)
+        label = emotion_name(lang, name)
         weight = name_font if name == emotion.primary else small_font
         draw.text((MARGIN, y + 4), _fit(draw, label, weight, LABEL_WIDTH - 8), fill=INK, font=weight)
         value = float(values.get(name, 0.0))
         length = round(abs(value) / scale * half)
-        colour = EMOTION_PALETTES[name][0].rgb
+        bar_colour = EMOTION_PALETTES[name][0].rgb
         if length:
             x0, x1 = (zero, zero + length) if value >= 0 else (zero - length, zero)
-            draw.rectangle((x0, y + 5, x1, y + ROW_HEIGHT - 5), fill=colour, outline=AXIS)
+            draw.rectangle((x0, y + 5, x1, y + ROW_HEIGHT - 5), fill=bar_colour, outline=AXIS)
         text = f"{value:+.2f}" if signed else f"{value:.2f}"
         tx = zero + length + 6 if value >= 0 else zero - length - 6 - draw.textlength(text, font=small_font)
         draw.text((tx, y + 6), text, fill=MUTED, font=small_font)

@@ -6,8 +6,9 @@ import math
 from collections.abc import Sequence
 
 from core.catalogue.index import Ranked
-from core.colour.psychology import basic_colour_name, colour_name, emotion_label
+from core.colour.psychology import basic_colour_name, colour_name
 from core.colour.space import srgb_to_lab
+from core.present.words import emotion_name, say
 from core.values.results import MoodColour
 
 
@@ -15,22 +16,13 @@ def _hex(rgb: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-NO_MATCH = "No poster colour is near your mood colours."
-NO_MATCH_KO = "포스터에 기분 색과 가까운 색이 없어요."
-# ΔE00 limits and the words for them; Korean uses noun phrases so no particle depends on the name.
-_CLOSENESS = (
-    (5.0, "matches", "거의 같은 색"),
-    (12.0, "is close to", "가까운 색"),
-    (25.0, "echoes", "닮은 색"),
-    (math.inf, "is the nearest it has to", "그나마 가장 가까운 색"),
-)
+# ΔE00 limits and the words for them (core.present.words `reason.closeness.*`).
+_CLOSENESS = ((5.0, "matches"), (12.0, "close"), (25.0, "echoes"), (math.inf, "nearest"))
 
 
 def _closeness(delta_e: float, locale: str = "en") -> str:
-    for limit, en, ko in _CLOSENESS:
-        if delta_e < limit:
-            return ko if locale == "ko" else en
-    return _CLOSENESS[-1][2 if locale == "ko" else 1]  # NaN lands here
+    key = next((key for limit, key in _CLOSENESS if delta_e < limit), "nearest")  # NaN: the last
+    return say(locale, f"reason.closeness.{key}")
 
 
 def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2, locale: str = "en") -> str:
@@ -47,18 +39,21 @@ def reason_text(ranked: Ranked, colours: Sequence[MoodColour], clauses: int = 2,
     for match in chosen:
         colour = colours[match.mood_index]
         rgb = ranked.poster_rgb[match.poster_index]
-        name = basic_colour_name(srgb_to_lab(rgb), locale)
-        if locale == "ko":
-            parts.append(
-                f"포스터의 {name}({_hex(rgb)}, {match.share:.0%}) ↔ {emotion_label(colour.emotion, 'ko')}의 "
-                f"{colour_name(colour, 'ko')}: {_closeness(match.delta_e, 'ko')} (ΔE00 {match.delta_e:.1f})"
-            )
-            continue
+        share = f"{match.share:.0%}"
         parts.append(
-            f"its {name} ({_hex(rgb)}, {match.share:.0%} of the poster) {_closeness(match.delta_e)} "
-            f"your {colour.name} for {emotion_label(colour.emotion)} (ΔE00 {match.delta_e:.1f})"
+            say(
+                locale,
+                "reason.clause",
+                colour=basic_colour_name(srgb_to_lab(rgb).tolist(), locale),
+                hex=_hex(rgb),
+                share=share,
+                closeness=_closeness(match.delta_e, locale),
+                mood_colour=colour_name(colour, locale),
+                emotion=emotion_name(locale, colour.emotion),
+                delta_e=f"{match.delta_e:.1f}",
+            )
         )
     if not parts:
-        return NO_MATCH_KO if locale == "ko" else NO_MATCH
+        return say(locale, "reason.no_match")
     text = "; ".join(parts) + "."
     return text[0].upper() + text[1:]

@@ -17,9 +17,7 @@ returns without raising, so an adapter that was down can collect what it missed 
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import secrets
@@ -32,13 +30,12 @@ from core.config import Settings
 from core.sessions.errors import (
     AlreadyUsed,
     ExpiredToken,
-    InvalidToken,
     SessionError,
     SessionNotFound,
     SessionStateError,
 )
 from core.sessions.origin import SessionLink, SessionOrigin
-from core.sessions.tokens import _b64, _hash_claim, _secret_for, _unb64
+from core.sessions.tokens import LinkSigner, hash_claim, new_session_id
 from core.storage.store import Store, utcnow
 from core.values.results import MoodResult
 
@@ -58,40 +55,18 @@ class SessionService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._key = _secret_for(settings)
+        self._signer = LinkSigner(settings.secret)
         self._result_hooks: dict[str, ResultHook] = {}
         self._failure_hooks: dict[str, FailureHook] = {}
 
     # --- tokens ---------------------------------------------------------------------------------
 
-    def _sign(self, session_id: str, expires: int) -> str:
-        msg = f"moodreel-session-v1|{session_id}|{expires}".encode()
-        return _b64(hmac.new(self._key, msg, hashlib.sha256).digest()[:20])
-
     def make_token(self, session_id: str, expires_at: dt.datetime) -> str:
-        expires = int(expires_at.timestamp())
-        return f"{session_id}.{expires:x}.{self._sign(session_id, expires)}"
+        return self._signer.make_token(session_id, expires_at)
 
     def verify_token(self, token: str, now: dt.datetime | None = None) -> str:
-        """The session id the token was signed for.
-
-        Raises InvalidToken if it is forged or malformed, ExpiredToken if its time is up.
-        """
-        parts = token.split(".") if isinstance(token, str) and len(token) <= 200 else []
-        if len(parts) != 3 or not all(parts):
-            raise InvalidToken("This link is not valid. Ask the bot for a new one.")
-        session_id, expires_hex, sig = parts
-        try:
-            expires = int(expires_hex, 16)
-            if len(_unb64(session_id)) != 16 or len(_unb64(sig)) != 20:
-                raise ValueError
-        except (ValueError, binascii.Error):
-            raise InvalidToken("This link is not valid. Ask the bot for a new one.") from None
-        if not hmac.compare_digest(sig, self._sign(session_id, expires)):
-            raise InvalidToken("This link is not valid. Ask the bot for a new one.")
-        if (now or utcnow()).timestamp() >= expires:
-            raise ExpiredToken("This link has expired. Ask the bot for a new one.", "expired")
-        return session_id
+        """The session id the token was signed for (InvalidToken, ExpiredToken otherwise)."""
+        return self._signer.verify_token(token, now or utcnow())
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -109,7 +84,7 @@ class SessionService:
                 "$push": {"history": {"state": "expired", "at": now, "reason": "replaced"}},
             },
         )
-        session_id = _b64(secrets.token_bytes(16))
+        session_id = new_session_id()
         # Whole seconds, so the expiry in the token and in the store agree exactly.
         ttl = dt.timedelta(minutes=self.settings.sessions.link_ttl_minutes)
         expires_at = (now + ttl).replace(microsecond=0)
@@ -138,21 +113,21 @@ class SessionService:
     async def origin(self, session_id: str) -> SessionOrigin:
         doc = await self.get(session_id)
         if doc is None:
-            raise SessionNotFound("This session does not exist.")
+            raise SessionNotFound()
         return SessionOrigin.from_dict(doc["origin"])
 
     def refusal_for(self, doc: dict[str, Any] | None) -> SessionError:
         """The error that explains why a session cannot be opened (for the page)."""
         if doc is None:
-            return SessionNotFound("This session does not exist. Ask the bot for a new link.")
+            return SessionNotFound()
         state, reason = doc["state"], doc.get("reason") or ""
         if state == "expired" and reason == "replaced":
-            return ExpiredToken("A newer link replaced this one. Use the latest link you got.", "replaced")
+            return ExpiredToken("replaced")
         if state == "expired" or (state == "created" and doc["expires_at"] <= utcnow()):
-            return ExpiredToken("This link has expired. Ask the bot for a new one.", reason or "expired")
+            return ExpiredToken("expired")
         if state == "failed":
-            return ExpiredToken(f"This session ended ({reason or 'failed'}). Ask for a new link.", "failed")
-        return AlreadyUsed("This link was already used. Each link works once; ask the bot for a new one.")
+            return ExpiredToken("failed", reason=reason or "failed")
+        return AlreadyUsed()
 
     async def claim(self, session_id: str) -> str:
         """Open the session for the first browser; returns the claim secret that browser must present.
@@ -169,7 +144,7 @@ class SessionService:
                     "state": "opened",
                     "opened_at": now,
                     "updated_at": now,
-                    "claim_hash": _hash_claim(claim),
+                    "claim_hash": hash_claim(claim),
                     "expires_at": now + run_for,  # from now on the session's own time cap applies
                 },
                 "$push": {"history": {"state": "opened", "at": now}},
@@ -187,10 +162,10 @@ class SessionService:
             raise self.refusal_for(None)
         if doc.get("claim_hash") is None:
             if doc["state"] == "created":
-                raise AlreadyUsed("Open the link in the browser first.")
+                raise AlreadyUsed("open_first")
             raise self.refusal_for(doc)
-        if not isinstance(claim, str) or not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
-            raise AlreadyUsed("This link was already used. Each link works once; ask the bot for a new one.")
+        if not isinstance(claim, str) or not hmac.compare_digest(doc["claim_hash"], hash_claim(claim)):
+            raise AlreadyUsed()
         if doc["state"] not in ACTIVE_STATES:
             raise self.refusal_for(doc)
         doc.pop("claim_hash", None)
@@ -204,7 +179,7 @@ class SessionService:
         )
         if doc is None or not doc.get("claim_hash") or not isinstance(claim, str):
             return None
-        if not hmac.compare_digest(doc["claim_hash"], _hash_claim(claim)):
+        if not hmac.compare_digest(doc["claim_hash"], hash_claim(claim)):
             return None
         return MoodResult.from_dict(doc["result"])
 
@@ -223,8 +198,8 @@ class SessionService:
         if res.matched_count == 0:
             doc = await self.get(session_id)
             if doc is None:
-                raise SessionNotFound(f"no session {session_id}")
-            raise SessionStateError(f"this session is already {doc['state']}")
+                raise SessionNotFound()
+            raise SessionStateError(state=str(doc["state"]))
 
     async def record_stats(self, session_id: str, stats: Mapping[str, int | float]) -> None:
         """Frame counters (received, analysed, dropped, refused...): numbers only, never frames."""
@@ -267,9 +242,8 @@ class SessionService:
         if doc is None:
             existing = await self.get(session_id)
             if existing is None:
-                raise SessionNotFound(f"no session {session_id}")
-            state = existing["state"]
-            raise SessionStateError(f"session {session_id} is already {state}; it cannot complete again")
+                raise SessionNotFound()
+            raise SessionStateError(state=str(existing["state"]))
         return await self._deliver(session_id, doc["origin"]["platform"], result)
 
     async def _deliver(self, session_id: str, platform: str, result: MoodResult) -> bool:

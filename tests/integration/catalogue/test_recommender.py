@@ -18,7 +18,8 @@ from core.catalogue.recommender import Recommender
 from core.colour.psychology import colour_name, emotion_from_names, mood_colours
 from core.colour.space import srgb_to_lab
 from core.config import Settings
-from core.present.reasons import NO_MATCH, NO_MATCH_KO, reason_text
+from core.present.reasons import reason_text
+from core.present.words import say
 from core.storage.store import Store
 from core.values.emotions import EMOTIONS
 from core.values.results import MoodColour
@@ -78,8 +79,12 @@ def test_genre_table_uses_tmdb_names_and_explains_each_choice(shared_data: Path)
 def test_a_poster_without_matches_says_so_in_the_chat_language() -> None:
     colours = mood_colours(emotion_from_names("happy", ("sad", "neutral")))
     lonely = Ranked(tmdb_id=1, score=0.0, matches=(), poster_rgb=((10, 200, 30),))
-    assert reason_text(lonely, colours) == NO_MATCH
-    assert reason_text(lonely, colours, locale="ko") == NO_MATCH_KO != NO_MATCH
+    assert reason_text(lonely, colours) == say("en", "reason.no_match")
+    assert (
+        reason_text(lonely, colours, locale="ko")
+        == say("ko", "reason.no_match")
+        != say("en", "reason.no_match")
+    )
 
 
 async def test_poster_made_of_the_mood_colours_ranks_first(store: Store, settings: Settings) -> None:

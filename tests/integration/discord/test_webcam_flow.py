@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from core.config import Settings
+from core.present.words import emotion_name
 from core.storage.store import Store
-from core.values.emotions import EMOTION_LABELS
 from core.values.results import MoodResult
 from tests.support.discord_world import (
     TOKEN,
@@ -66,7 +66,7 @@ async def test_full_flow_through_the_webcam_websocket(store: Store, settings: Se
                 posters = [f.filename for f in post.files[1:]]
                 assert posters == ([] if first.poster_url else [f"poster-{first.tmdb_id}.png"])
                 summary, movie = post.payload["embeds"]
-                primary = EMOTION_LABELS["en"][result.emotion.primary]
+                primary = emotion_name("en", result.emotion.primary)
                 assert summary["title"] == f"Alice's mood: {primary}"
                 assert summary["fields"][0]["name"] == f"Main feeling · {primary}"
                 assert all(c.hex in summary["fields"][-1]["value"] for c in result.colours), "the swatches"

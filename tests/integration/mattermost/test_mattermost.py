@@ -20,15 +20,15 @@ from mattermostdriver import Driver
 
 from bot.mattermost import ACTIONS_PATH, COMMAND_PATH, MATTERMOST_ADAPTER, MattermostAdapter, setup_mattermost
 from bot.mattermost.client import driver_options
+from bot.mattermost.command_text import CommandTextError, parse_command_text
 from bot.mattermost.messages import result_post
 from bot.mattermost.signing import BadContext, ContextSigner, PageContext
-from bot.mattermost.texts import CommandTextError, parse_command_text
 from core.colour.psychology import colour_name, emotion_from_names
 from core.config import Settings
 from core.mood import mood_result
+from core.present.words import emotion_name
 from core.services import Services
 from core.storage.store import Store
-from core.values.emotions import EMOTION_LABELS
 from core.values.results import EmotionResult, MoodResult, Recommendation
 from tests.support.face_frames import face_frames
 from tests.support.services import running_services, short_settings
@@ -317,9 +317,8 @@ async def test_full_flow_through_the_webcam_websocket(world: World) -> None:
     card = world.standin.files[file_id]
     assert card["data"].startswith(b"\x89PNG\r\n\x1a\n") and card["mime_type"] == "image/png"
     assert card["post_id"] == post["id"] and card["channel_id"] == world.channel.id
-    names = EMOTION_LABELS["en"]
-    assert post["message"].startswith(f"#### @alice's mood: **{names[result.emotion.primary]} ")
-    assert all(names[e] in post["message"] for e in result.emotion.secondary)
+    assert post["message"].startswith(f"#### @alice's mood: **{emotion_name('en', result.emotion.primary)} ")
+    assert all(emotion_name("en", e) in post["message"] for e in result.emotion.secondary)
     assert all(c.hex in post["message"] for c in result.colours)
     first = _attachment(post)
     assert _shows(first, recs[0]) and first["footer"].endswith(f"1 / {n}")

@@ -102,7 +102,7 @@ async def test_new_link_replaces_open_one(service: SessionService) -> None:
     assert second.replaced and not other_user.replaced
     with pytest.raises(ExpiredToken, match="newer link") as info:
         await service.claim(first.session_id)
-    assert info.value.reason == "replaced"
+    assert info.value.kind == "replaced"
     assert (await service.get(other_user.session_id))["state"] == "created"  # type: ignore[index]
     assert await service.claim(second.session_id)
 

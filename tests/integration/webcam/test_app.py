@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from core.catalogue.genres import GENRE_NAMES_KO
 from core.config import Settings
+from core.present.words import genre_name
 from core.services import Services
 from core.sessions.origin import SessionOrigin
 from core.storage.store import Store
@@ -358,7 +358,7 @@ async def test_a_reload_after_the_end_shows_the_result_again(
     body = await again.json()
     assert body["result"] == result and isinstance(body["posters"], dict)
     genres = {g for rec in result["recommendations"] for g in rec["genres"]}
-    assert genres and body["genres_ko"] == {g: GENRE_NAMES_KO[g] for g in genres}
+    assert genres and body["genres_ko"] == {g: genre_name("ko", g) for g in genres}
     # Any other browser still gets "already used", and no result.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
         async with other.get(url) as other_page:

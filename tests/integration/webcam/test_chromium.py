@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from core.catalogue.genres import GENRE_NAMES_KO
+from core.present.words import genre_name
 from core.colour.psychology import colour_name
 from core.config import Settings
 from core.services import Services
@@ -233,7 +233,7 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
     assert page["swatch"].startswith(colour_name(waiting.colours[0], "ko"))
     assert page["reasons"] and all(r.startswith("포스터의") for r in page["reasons"])
     shown = [g for r in waiting.recommendations for g in r.genres]
-    korean = [" · ".join(GENRE_NAMES_KO[g] for g in r.genres) for r in waiting.recommendations]
+    korean = [" · ".join(genre_name("ko", g) for g in r.genres) for r in waiting.recommendations]
     assert page["genres"] == korean
     assert shown and not any(g in " ".join(page["genres"]) for g in shown)  # no English genre left
     assert page["reloaded"] == page["headline"]

@@ -1,16 +1,10 @@
-"""Discord words: both languages complete, declared feelings described as picked."""
+"""The Discord summary embed: declared feelings described as the user's pick."""
 
 from __future__ import annotations
 
 from bot.discord.render import summary_embed
-from bot.discord.texts import TEXTS, lang_of
 from core.colour.psychology import emotion_from_names, mood_colours
 from core.values.results import MoodResult
-
-
-def test_every_text_exists_in_both_languages() -> None:
-    assert set(TEXTS["en"]) == set(TEXTS["ko"])
-    assert lang_of("ko") == "ko" and lang_of("en-US") == "en" and lang_of("ja") == "en"
 
 
 def test_a_declared_feeling_is_described_as_the_users_pick() -> None:
