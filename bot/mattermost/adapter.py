@@ -60,8 +60,10 @@ MAX_ACTION_DEPTH = 16  # an action request nests 3 levels deep; deeper JSON is r
 
 
 class _Services(Protocol):
-    settings: Settings
-    sessions: SessionService
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> SessionService: ...
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
