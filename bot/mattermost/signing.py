@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
+from core.sessions.tokens import derived_key
 
 VERSION = 1
 _SIG_FIELD = "sig"
@@ -38,13 +36,8 @@ class PageContext:
 
 class ContextSigner:
     def __init__(self, secret: str) -> None:
-        if secret:
-            material = secret.encode("utf-8")
-        else:
-            material = secrets.token_bytes(32)
-            log.warning("MOODREEL_SECRET is not set: Mattermost buttons stop working when MoodReel restarts.")
         # A key of its own, so a button signature can never pass as a session-link signature.
-        self._key = hmac.new(material, b"moodreel-mattermost-actions", hashlib.sha256).digest()
+        self._key = derived_key(secret, b"moodreel-mattermost-actions")
 
     def _signature(self, fields: Mapping[str, Any]) -> str:
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
