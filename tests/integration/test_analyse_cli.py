@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import pytest_asyncio
 
@@ -17,7 +16,7 @@ from cli.main import main
 from core.config import Settings
 from core.storage.store import Store
 from core.values.emotions import EMOTIONS
-from tests.support.face_frames import face_frames, no_face_frames
+from tests.support.face_frames import decode_image, face_frames, no_face_frames
 from tests.support.services import load_some_movies
 
 
@@ -56,8 +55,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         (baseline / f"{i:02d}.jpg").write_bytes(jpeg)
     for i, jpeg in enumerate(face_frames(8, (320, 240), labels=["happy"], seed=6)):
         if i % 2:  # PNGs too: they are re-encoded, as the page's frames are JPEG
-            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            cv2.imwrite(str(stimulus / f"{i:02d}.png"), image)
+            cv2.imwrite(str(stimulus / f"{i:02d}.png"), decode_image(jpeg))
         else:
             (stimulus / f"{i:02d}.jpg").write_bytes(jpeg)
     (stimulus / "notes.txt").write_text("not an image")

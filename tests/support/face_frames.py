@@ -16,17 +16,27 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
+import cv2.data
 import numpy as np
 
 from core.emotion.detect import find_faces
 from models.data import DEFAULT_NPZ, FERPLUS_TO_FER
 from models.net import EMOTIONS
 
+
+class DetectParams(TypedDict):
+    """detectMultiScale's keywords."""
+
+    scaleFactor: float
+    minNeighbors: int
+
+
 CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 # The checks mirror the two pipelines the frames are made for (see core.frames and bench.frames).
-BASELINE_DETECT = {"scaleFactor": 1.3, "minNeighbors": 5}
+BASELINE_DETECT: DetectParams = {"scaleFactor": 1.3, "minNeighbors": 5}
 DETECT_WIDTH = 160  # core.frames' default detect_width
 JPEG_QUALITY = 85
 
@@ -160,8 +170,20 @@ def _encode_checked(img: np.ndarray, box: tuple[int, int, int, int]) -> bytes | 
     if not ok:
         return None
     jpeg = buf.tobytes()
-    grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
-    return jpeg if _found(grey, box) else None
+    return jpeg if _found(decode_image(jpeg, cv2.IMREAD_GRAYSCALE), box) else None
+
+
+def decode_image(data: bytes, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """Pixels of an encoded image (BGR by default); the frames made here always decode."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise ValueError("not a decodable image")
+    return image
+
+
+def _box(values: Sequence[int] | np.ndarray) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in values)
+    return x, y, w, h
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -177,10 +199,10 @@ def _found(grey: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     if len(found) == 0:
         return False
     largest = max(found, key=lambda f: int(f[2]) * int(f[3]))
-    if _overlap(tuple(int(v) for v in largest), box) < 0.6:
+    if _overlap(_box(largest), box) < 0.6:
         return False
     full = cascade.detectMultiScale(grey, **BASELINE_DETECT)
-    return len(full) == 1 and _overlap(tuple(int(v) for v in full[0]), box) >= 0.6
+    return len(full) == 1 and _overlap(_box(full[0]), box) >= 0.6
 
 
 def _pool(
@@ -315,7 +337,7 @@ def no_face_frames(n: int, size: tuple[int, int] = (640, 480), seed: int = 0) ->
         img = _background(rng, *size)
         img = np.clip(img + rng.standard_normal(img.shape, dtype=np.float32) * 3.0, 0, 255).astype(np.uint8)
         jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1].tobytes()
-        grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        grey = decode_image(jpeg, cv2.IMREAD_GRAYSCALE)
         if len(_cascade().detectMultiScale(grey, **BASELINE_DETECT)) == 0:
             out.append(jpeg)
     return out

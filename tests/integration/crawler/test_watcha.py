@@ -6,6 +6,7 @@ import base64
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
@@ -183,7 +184,7 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
 
     # Count stored movies as each search arrives: every movie must be committed before the next starts.
     committed_at_search: list[tuple[str, int]] = []
-    sync = MongoClient(mongo_uri)
+    sync: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     movies = sync[database_name]["movies"]
 
     def on_request(kind: str, key: str) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -28,7 +27,7 @@ from core.sessions.origin import SessionOrigin
 from core.storage.mongo import free_port
 from core.storage.store import Store
 from core.values.results import MoodResult
-from tests.support.face_frames import face_frames
+from tests.support.face_frames import decode_image, face_frames
 from tests.support.services import running_services, short_settings
 from webcam_page.app import create_app
 
@@ -41,8 +40,7 @@ def write_y4m(path: Path, jpegs: list[bytes], repeat: int = 3) -> None:
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
         for jpeg in jpegs:
-            bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            bgr = cv2.resize(bgr, (WIDTH, HEIGHT))
+            bgr = cv2.resize(decode_image(jpeg), (WIDTH, HEIGHT))
             planes = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes()  # Y, then U, then V
             for _ in range(repeat):
                 out.write(b"FRAME\n" + planes)
@@ -148,12 +146,13 @@ async def test_a_real_browser_runs_both_phases_and_gets_a_result(
         wait_state(browser, "intro")
         assert "deleted after analysis" in visible_text(browser, "view-intro")
         browser.find_element(By.ID, "start").click()
-        seen = set()
-        WebDriverWait(browser, WAIT, poll_frequency=0.1).until(
-            lambda d: (
-                seen.add(d.execute_script("return document.body.dataset.phase") or "") or "stimulus" in seen
-            )
-        )
+        seen: set[str] = set()
+
+        def reached_stimulus(driver: Any) -> bool:  # every phase the page passes through, until stimulus
+            seen.add(driver.execute_script("return document.body.dataset.phase") or "")
+            return "stimulus" in seen
+
+        WebDriverWait(browser, WAIT, poll_frequency=0.1).until(reached_stimulus)
         wait_state(browser, "result")
         return {
             "headline": visible_text(browser, "headline"),

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
@@ -193,7 +193,7 @@ class DiscordStandIn:
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         if not self.port:
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = self._runner.addresses[0][1]  # (host, port) of the one listening socket
         return self
 
     async def stop(self) -> None:
@@ -544,9 +544,9 @@ class DiscordStandIn:
         except FormError as exc:
             response = api_error(400, 50035, "Invalid Form Body", {"_errors": [{"message": str(exc)}]})
         call.status = response.status
-        call.response = (
-            json.loads(response.body) if isinstance(response, web.Response) and response.body else None
-        )
+        body = response.body if isinstance(response, web.Response) else None
+        assert body is None or isinstance(body, bytes | bytearray), "the API answers with JSON bytes"
+        call.response = json.loads(body) if body else None
         await self._notify()
         return response
 
@@ -556,7 +556,8 @@ class DiscordStandIn:
             files: list[Upload] = []
             reader = await request.multipart()
             async for part in reader:
-                data = await part.read()  # type: ignore[union-attr]
+                assert isinstance(part, BodyPartReader), "discord.py sends a flat multipart body"
+                data = await part.read()
                 if part.name == "payload_json":
                     payload = json.loads(data)
                 else:
@@ -564,7 +565,7 @@ class DiscordStandIn:
                         Upload(
                             part.name or "",
                             part.filename or "",
-                            part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
+                            part.headers.get("Content-Type", ""),
                             bytes(data),
                         )
                     )
@@ -865,8 +866,8 @@ class DiscordStandIn:
         if not known:
             return api_error(404, 10003, "Unknown Channel")
         if not rest and call.method == "POST":
-            message = self._message(channel_id, call.payload or {}, call.files)
-            return json_response(message)
+            created = self._message(channel_id, call.payload or {}, call.files)
+            return json_response(created)
         if len(rest) == 1:
             message = self.messages.get(int(rest[0]))
             if message is None or message["channel_id"] != str(channel_id):
@@ -932,15 +933,15 @@ class DiscordStandIn:
         if not inter.responded:
             return api_error(404, 10015, "Unknown Webhook")  # follow-ups only after the first answer
         if not rest and call.method == "POST":
-            message = self._message(
+            created = self._message(
                 inter.channel_id, call.payload or {}, call.files, webhook_id=application_id, interaction=inter
             )
             if call.query.get("wait") in ("1", "true", "True"):
-                return json_response(message)
+                return json_response(created)
             return web.Response(status=204)
         if len(rest) == 2 and rest[0] == "messages":
-            message_id = inter.original_id if rest[1] == "@original" else int(rest[1])
-            message = self.messages.get(message_id or 0)
+            message_id = (inter.original_id or 0) if rest[1] == "@original" else int(rest[1])
+            message = self.messages.get(message_id)
             if message is None:
                 return api_error(404, 10008, "Unknown Message")
             if call.method == "GET":
@@ -951,7 +952,7 @@ class DiscordStandIn:
                 self._apply(message, call.payload, call.files, new=False)
                 return json_response(message)
             if call.method == "DELETE":
-                del self.messages[message_id]  # type: ignore[arg-type]
+                del self.messages[message_id]
                 return web.Response(status=204)
         return api_error(405, 0, "405: Method Not Allowed")
 

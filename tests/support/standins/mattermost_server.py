@@ -272,8 +272,9 @@ class MattermostStandIn:
             return app_error(400, "api.file.upload_file.incorrect_number_of_files.app_error", "No files.")
         infos = []
         for name, mime, data in uploads:
+            file_id = new_id()
             info = {
-                "id": new_id(),
+                "id": file_id,
                 "user_id": request[USER].id,
                 "channel_id": channel_id,
                 "post_id": "",
@@ -286,7 +287,7 @@ class MattermostStandIn:
                 "mime_type": mime,
                 "has_preview_image": mime.startswith("image/"),
             }
-            self.files[info["id"]] = {**info, "data": data}
+            self.files[file_id] = {**info, "data": data}
             infos.append(info)
         return json_response({"file_infos": infos, "client_ids": []}, 201)
 

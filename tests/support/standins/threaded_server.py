@@ -55,9 +55,7 @@ class ThreadedServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]  # (host, port) of the one listening socket
 
     async def _cleanup(self) -> None:
         if self._runner is not None:

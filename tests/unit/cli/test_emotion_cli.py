@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from cli.main import main
 from core.values.emotions import EMOTIONS
-from tests.support.face_frames import face_jpeg_for, labelled_frames, no_face_frames
+from tests.support.face_frames import decode_image, face_jpeg_for, labelled_frames, no_face_frames
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -28,7 +27,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
     paths["happy"].write_bytes(face_jpeg_for("happy"))
     frame = labelled_frames(1, (320, 240), seed=21)[0]
-    grey = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    grey = decode_image(frame.jpeg)
     cv2.imwrite(str(paths["face_png"]), grey)  # not a JPEG: the command reads any image OpenCV can
     paths["room"].write_bytes(no_face_frames(1, seed=21)[0])
     paths["text"].write_text("this is not a picture")
@@ -89,6 +88,7 @@ def test_unreadable_files_are_reported_and_the_rest_still_analysed(
 
 def test_whole_image_classifies_a_ready_crop(images: dict[str, Path], capsys: Capsys) -> None:
     crop = cv2.imread(str(images["crop"]), cv2.IMREAD_GRAYSCALE)
+    assert crop is not None
     assert main(["emotion", "--whole-image", str(images["crop"]), "--json"]) == 0
     (entry,) = _json(capsys)["images"]
     assert entry["face"] and entry["box"] == [0, 0, crop.shape[1], crop.shape[0]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,12 +31,18 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return ix * iy / min(a[2] * a[3], b[2] * b[3])
 
 
+def _assert_same_probs(got: FrameScore, want: FrameScore) -> None:
+    assert got.probs is not None and want.probs is not None
+    np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+
+
 @pytest.mark.parametrize("size", [(640, 480), (320, 240)])
 def test_finds_the_face_where_it_was_put(analyser: FrameAnalyser, size: tuple[int, int]) -> None:
     for frame in labelled_frames(3, size, seed=3):
         score = analyser.analyse(frame.jpeg)
         assert score.face and score.detected
         assert score.box is not None and _overlap(score.box, frame.box) > 0.6
+        assert score.probs is not None
         assert len(score.probs) == len(EMOTIONS)
         assert sum(score.probs) == pytest.approx(1.0, abs=1e-5)
         assert all(0.0 <= p <= 1.0 for p in score.probs)
@@ -122,7 +129,7 @@ def test_batch_equals_one_by_one(analyser: FrameAnalyser) -> None:
     assert [s.face for s in batch] == [True] * 4 + [False] + [True] * 2
     for b, s in zip(batch, single, strict=True):
         if s.face:
-            np.testing.assert_allclose(b.probs, s.probs, atol=1e-5)
+            _assert_same_probs(b, s)
 
 
 def test_batch_of_streams_matches_streams_one_by_one(analyser: FrameAnalyser) -> None:
@@ -137,7 +144,7 @@ def test_batch_of_streams_matches_streams_one_by_one(analyser: FrameAnalyser) ->
         for k, frame in enumerate(clip.frames):
             single = analyser.analyse(frame, alone)
             assert batched[k][i].box == single.box and batched[k][i].detected == single.detected
-            np.testing.assert_allclose(batched[k][i].probs, single.probs, atol=1e-5)
+            _assert_same_probs(batched[k][i], single)
 
 
 def test_a_bad_frame_in_a_batch_is_named_and_changes_no_tracker(analyser: FrameAnalyser) -> None:
@@ -183,7 +190,7 @@ def test_threads_may_share_one_analyser(analyser: FrameAnalyser) -> None:
         assert got is not None
         assert [s.box for s in got] == [s.box for s in want]
         for g, w in zip(got, want, strict=True):
-            np.testing.assert_allclose(g.probs, w.probs, atol=1e-5)
+            _assert_same_probs(g, w)
 
 
 def test_bad_settings_are_refused() -> None:
@@ -192,7 +199,7 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         FrameAnalyser(detect_width=10)
     with pytest.raises(FileNotFoundError):
-        FrameAnalyser(weights="/nonexistent/emotion_net.pt")  # type: ignore[arg-type]
+        FrameAnalyser(weights=Path("/nonexistent/emotion_net.pt"))
 
 
 def test_face_frames_are_deterministic_and_filter_by_label() -> None:

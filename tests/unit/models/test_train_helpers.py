@@ -23,10 +23,23 @@ def _trained_like(seed: int, extra_blocks: int = 0) -> EmotionNet:
     net = EmotionNet(extra_blocks=extra_blocks)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
+            assert m.running_mean is not None and m.running_var is not None  # BN tracks running stats
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
     return net.eval()
+
+
+def _first_conv(net: EmotionNet) -> torch.nn.Conv2d:
+    conv = net.get_submodule("stem.0.0")
+    assert isinstance(conv, torch.nn.Conv2d)
+    return conv
+
+
+def _first_bn(net: EmotionNet) -> torch.nn.BatchNorm2d:
+    bn = net.get_submodule("stem.0.1")
+    assert isinstance(bn, torch.nn.BatchNorm2d)
+    return bn
 
 
 @torch.inference_mode()
@@ -57,7 +70,7 @@ def test_weight_average_moves_part_way() -> None:
             expected = 0.75 * start[key] + 0.25 * b.state_dict()[key]
             assert torch.allclose(value, expected, atol=1e-6), key
     # The average is a copy: updating it leaves the training net alone.
-    assert torch.equal(a.stem[0][0].weight, start["stem.0.0.weight"])
+    assert torch.equal(_first_conv(a).weight, start["stem.0.0.weight"])
 
 
 def test_grown_weights_round_trip(tmp_path: Path) -> None:
@@ -89,8 +102,9 @@ def test_recalibration_measures_batch_norm_on_the_given_faces() -> None:
     assert not fresh.training and fresh is not net
     # The first BN sees the first convolution's output: its mean is now that output's mean, over all faces.
     with torch.no_grad():
-        conv_out = net.stem[0][0](faces)
-    bn = fresh.stem[0][1]
+        conv_out = _first_conv(net)(faces)
+    bn = _first_bn(fresh)
+    assert bn.running_mean is not None
     assert torch.allclose(bn.running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-4)
     assert not torch.allclose(bn.running_mean, before["stem.0.1.running_mean"], atol=1e-2)
     # Learnt weights stay as they were, and the source net is untouched.
