@@ -1,11 +1,16 @@
 """Webcam frames to emotion probabilities: decode, find the face, crop, classify in batches.
 
-Speed comes from what the original pipeline (full-frame Haar scan, one eager model call per face)
-did not do, while a face keeps getting the same 48x48 input, so the same answer:
-- the Haar cascade scans only the pyramid levels of the frame downscaled to `detect_width` pixels
-  or less (see find_faces), with the original's settings, so a face gets the original's box;
-- a stream's FaceTracker reuses the box for up to `detect_every` frames while the face under it has
-  not moved or changed (mean absolute difference of the 48x48 crop at most `moved_threshold`);
+Faces are found by BlazeFace (core.emotion.detectors; the Haar cascade is the fallback, or on
+request with `detector="haar"`), which finds small, tilted, dark and several faces that the
+original's Haar cascade misses. Every face in a frame is classified (FrameScore.faces, largest
+first, at most `max_faces`); the largest is the one a single-user session follows (FrameScore.box
+and .probs). Speed comes from what the original pipeline (full-frame Haar scan, one eager model call
+per face) did not do:
+- the detector sees a small copy of the frame (BlazeFace: 224 px on the longer side; Haar: only the
+  pyramid levels at most `detect_width` pixels wide, see find_faces);
+- a stream's FaceTracker reuses the boxes for up to `detect_every` frames while the faces under
+  them have not moved or changed (mean absolute difference of each 48x48 crop at most
+  `moved_threshold`);
 - the network is frozen TorchScript in channels-last layout (batch norm folded into the
   convolutions), fed every waiting face in one forward pass.
 Frames stay in memory only.
@@ -13,7 +18,6 @@ Frames stay in memory only.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,18 +29,35 @@ import torch
 
 from core.emotion.classify import _fold_batch_norm
 from core.emotion.decode import BadFrame, decode_grey
-from core.emotion.detect import CASCADE, Box, FaceTracker, _mean_abs_diff, crop_face, find_faces
+from core.emotion.detect import Box, FaceTracker, _mean_abs_diff, crop_face
+from core.emotion.detectors import Face, FaceDetector, make_detector
 from models.net import EMOTIONS, INPUT_SIZE, normalise
 from models.weights import DEFAULT_WEIGHTS, load_model
 
 
 @dataclass(frozen=True)
+class FaceScore:
+    """One face of a frame: its box and 7 probabilities in EMOTIONS order."""
+
+    box: Box
+    probs: tuple[float, ...]
+
+    @property
+    def top(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+
+@dataclass(frozen=True)
 class FrameScore:
-    """One frame's result: 7 probabilities in EMOTIONS order and the face box, or None for no face."""
+    """One frame's result: the followed (largest) face's 7 probabilities and box, or None for no face.
+
+    `faces` holds every face found in the frame, that one first.
+    """
 
     probs: tuple[float, ...] | None
     box: Box | None
-    detected: bool = False  # the detector ran on this frame (False: the tracked box was reused)
+    detected: bool = False  # the detector ran on this frame (False: the tracked boxes were reused)
+    faces: tuple[FaceScore, ...] = ()
 
     @property
     def face(self) -> bool:
@@ -56,7 +77,9 @@ class FrameAnalyser:
     face box on every side before cropping; it defaults to 0 because the Haar box already frames a
     face much as FER2013's crops do (measured on tests.support.face_frames: 0.93-1.0 of the crop's side),
     and any margin moves the input away from the original pipeline's. `moved_threshold=None` reuses
-    the box for `detect_every` frames whatever happens under it.
+    the box for `detect_every` frames whatever happens under it. `detector` is "auto" (BlazeFace,
+    falling back to Haar when its weights cannot be loaded), "blazeface", "haar" or a FaceDetector;
+    `detect_width` is the Haar cascade's. `max_faces` caps the faces classified in one frame.
     """
 
     def __init__(
@@ -69,6 +92,8 @@ class FrameAnalyser:
         margin: float = 0.0,
         moved_threshold: float | None = 6.0,
         optimise: bool = True,
+        detector: str | FaceDetector = "auto",
+        max_faces: int = 8,
     ) -> None:
         if detect_every < 1:
             raise ValueError("detect_every must be at least 1")
@@ -76,16 +101,20 @@ class FrameAnalyser:
             raise ValueError("detect_width must be at least 64 pixels")
         if threads < 1:
             raise ValueError("threads must be at least 1")
+        if max_faces < 1:
+            raise ValueError("max_faces must be at least 1")
         path = Path(weights) if weights else DEFAULT_WEIGHTS
         if not path.is_file():
             raise FileNotFoundError(f"emotion model weights not found at {path}")
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
         self.detect_every, self.detect_width, self.margin = detect_every, detect_width, margin
-        self.moved_threshold = moved_threshold
+        self.moved_threshold, self.max_faces = moved_threshold, max_faces
         self.weights = path
         self._model = self._prepare(load_model(path), optimise)
-        self._local = threading.local()  # a cascade per thread: detectMultiScale keeps scratch state
+        self.detector: FaceDetector = (
+            make_detector(detector, detect_width=detect_width) if isinstance(detector, str) else detector
+        )
 
     @staticmethod
     def _prepare(model: torch.nn.Module, optimise: bool) -> torch.nn.Module:
@@ -102,41 +131,40 @@ class FrameAnalyser:
         except (AttributeError, RuntimeError):
             return model
 
-    def _cascade(self) -> cv2.CascadeClassifier:
-        cascade = getattr(self._local, "cascade", None)
-        if cascade is None:
-            cascade = cv2.CascadeClassifier(str(CASCADE))
-            if cascade.empty():
-                raise RuntimeError(f"could not load the Haar cascade {CASCADE}")
-            self._local.cascade = cascade
-        return cascade
+    def detect_all(self, grey: np.ndarray) -> list[Face]:
+        """Every face in a grey frame (boxes framed like FER2013 crops, and scores), largest first."""
+        return self.detector.detect(grey)[: self.max_faces]
 
     def detect(self, grey: np.ndarray) -> Box | None:
-        """The largest face in a grey frame, scanning only pyramid levels at most `detect_width` wide."""
-        found = find_faces(self._cascade(), grey, self.detect_width)
-        if len(found) == 0:
-            return None
-        x, y, w, h = max(found, key=lambda f: int(f[2]) * int(f[3]))
-        return int(x), int(y), int(w), int(h)
+        """The largest face in a grey frame, or None."""
+        faces = self.detect_all(grey)
+        return faces[0].box if faces else None
 
     def _locate(
         self, grey: np.ndarray, tracker: FaceTracker | None
-    ) -> tuple[Box | None, bool, np.ndarray | None]:
-        """(box, whether the detector ran, 48x48 face crop) for one frame, updating the stream's tracker."""
+    ) -> tuple[tuple[Box, ...], bool, tuple[np.ndarray, ...]]:
+        """(boxes, whether the detector ran, 48x48 crops) for one frame, updating the stream's tracker."""
         size = (grey.shape[1], grey.shape[0])
         if tracker is not None:
             tracker.frames += 1
-            if not tracker.needs_detection(size, self.detect_every) and tracker.box is not None:
-                face = crop_face(grey, tracker.box, self.margin)
-                # The box stays valid while the face under it has not moved (or changed) noticeably.
-                if self.moved_threshold is None or _mean_abs_diff(face, tracker.face) <= self.moved_threshold:
+            if not tracker.needs_detection(size, self.detect_every):
+                crops = tuple(
+                    crop_face(grey, box, self.margin, angle)
+                    for box, angle in zip(tracker.boxes, tracker.angles, strict=True)
+                )
+                # The boxes stay valid while no face under them has moved (or changed) noticeably.
+                if self.moved_threshold is None or all(
+                    _mean_abs_diff(now, then) <= self.moved_threshold
+                    for now, then in zip(crops, tracker.crops, strict=True)
+                ):
                     tracker.since_detect += 1
-                    return tracker.box, False, face
-        box = self.detect(grey)
-        face = None if box is None else crop_face(grey, box, self.margin)
+                    return tracker.boxes, False, crops
+        found = self.detect_all(grey)
+        boxes, angles = tuple(f.box for f in found), tuple(f.angle for f in found)
+        crops = tuple(crop_face(grey, f.box, self.margin, f.angle) for f in found)
         if tracker is not None:
-            tracker.box, tracker.frame_size, tracker.since_detect, tracker.face = box, size, 1, face
-        return box, True, face
+            tracker.update(boxes, angles, crops, size)
+        return boxes, True, crops
 
     def classify_faces(self, faces: np.ndarray) -> np.ndarray:
         """(N, 48, 48) uint8 grey faces -> (N, 7) float32 probabilities, one forward pass."""
@@ -182,13 +210,20 @@ class FrameAnalyser:
         finally:
             for t in trackers:
                 t.lock.release()
-        with_face = [i for i, (box, _, _) in enumerate(located) if box is not None]
-        faces = np.zeros((len(with_face), INPUT_SIZE, INPUT_SIZE), np.uint8)
-        for row, i in enumerate(with_face):
-            faces[row] = located[i][2]
+        # Every face of every frame in one forward pass.
+        crops = [crop for _, _, frame_crops in located for crop in frame_crops]
+        faces = np.zeros((len(crops), INPUT_SIZE, INPUT_SIZE), np.uint8)
+        for row, crop in enumerate(crops):
+            faces[row] = crop
         probs = self.classify_faces(faces)
-        scores = [FrameScore(None, None, detected) for _, detected, _ in located]
-        for row, i in enumerate(with_face):
-            box, detected, _ = located[i]
-            scores[i] = FrameScore(tuple(float(p) for p in probs[row]), box, detected)
+        scores, row = [], 0
+        for boxes, detected, _ in located:
+            found = []
+            for box in boxes:
+                found.append(FaceScore(box, tuple(float(p) for p in probs[row])))
+                row += 1
+            if found:
+                scores.append(FrameScore(found[0].probs, found[0].box, detected, tuple(found)))
+            else:
+                scores.append(FrameScore(None, None, detected))
         return scores
