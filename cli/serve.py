@@ -16,7 +16,7 @@ from core.config import Settings
 log = logging.getLogger("moodreel")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
         help="start MoodReel: web page, embedded MongoDB, and the chat bots that are configured",
@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     from core.services import open_services
-    from webcam_page.app import create_app
+    from webcam_page.app import create_app, runner_options
 
     host = host or settings.server.host
     port = port or settings.server.port
@@ -52,7 +52,7 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
             from bot.mattermost import setup_mattermost
 
             setup_mattermost(app, services)
-        runner = web.AppRunner(app, access_log=None)  # no access log: session links carry tokens
+        runner = web.AppRunner(app, **runner_options(settings))
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         count = await services.store.count_movies()

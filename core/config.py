@@ -28,9 +28,11 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    request_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "server.port", "must be between 1 and 65535", self.port)
+        _check(self.request_timeout > 0, "server.request_timeout", "must be positive", self.request_timeout)
 
     @property
     def base_url(self) -> str:

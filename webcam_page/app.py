@@ -18,16 +18,18 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from core.config import Settings
 from core.services import Services
 from core.sessions.errors import AlreadyUsed, SessionError
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from webcam_page.limits import AddressLimiter
 from webcam_page.pages import locale_of, refusal
-from webcam_page.security import origin_allowed, security_headers
+from webcam_page.security import body_deadline, origin_allowed, security_headers
 from webcam_page.session_socket import SessionSocket, result_payload
 
 log = logging.getLogger(__name__)
@@ -257,9 +259,20 @@ async def _sockets_ctx(app: web.Application) -> AsyncIterator[None]:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
 
+def runner_options(settings: Settings) -> dict[str, Any]:
+    """How to run the app (web.AppRunner's options), here so the server and the tests agree.
+
+    No access log: links carry tokens. The keep-alive timeout is also the deadline for a request's
+    headers (aiohttp closes a connection that has not sent a whole request by then): slow clients
+    are closed after server.request_timeout seconds.
+    """
+    return {"access_log": None, "keepalive_timeout": settings.server.request_timeout}
+
+
 def create_app(services: Services) -> web.Application:
     """The web app over open services (the caller owns them: see core.services.open_services)."""
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    middlewares = [security_headers, body_deadline(services.settings.server.request_timeout)]
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[SERVICES] = services
     app[TRY_LIMITS] = AddressLimiter(TRY_PER_MINUTE, 60.0, TRY_ADDRESSES)
     app[SOCKETS] = {}

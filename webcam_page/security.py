@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -78,4 +82,36 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=()")
         if request.path.startswith("/s/") or request.path == "/try":
             response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def body_deadline(seconds: float) -> Middleware:
+    """A request's body must arrive in full within `seconds`; handlers then read it from memory.
+
+    A client trickling its body (slowloris) gets 408 and its connection is closed. The headers'
+    deadline is the server's keep-alive timeout (see webcam_page.app.runner_options).
+    """
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists and request.headers.get("Upgrade", "").lower() != "websocket":
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError:
+                log.info("closed a connection from %s whose request body came too slowly", request.remote)
+                return await _answer_and_close(request, 408, "the request body came too slowly")
+        return await handler(request)
+
+    return guard
+
+
+async def _answer_and_close(request: web.Request, status: int, text: str) -> web.StreamResponse:
+    """Send a short answer, then drop the connection at once (aiohttp would otherwise keep reading
+    the rest of a slow body for its lingering time)."""
+    response = web.Response(status=status, text=text, headers={"Connection": "close"})
+    await response.prepare(request)
+    await response.write_eof()
+    if request.protocol is not None:
+        request.protocol.force_close()
     return response
