@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import signal
 
 from aiohttp import web
 
 from cli.common import run_async, settings_from
 from core.config import Settings
-
-log = logging.getLogger("moodreel")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,11 +32,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Build the app with every configured adapter, run it until SIGINT or SIGTERM."""
     from core.services import open_services
     from webcam_page.app import create_app, runner_options
 
-    host = host or settings.server.host
-    port = port or settings.server.port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,42 +47,28 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
             from bot.mattermost import setup_mattermost
 
             setup_mattermost(app, services)
-        runner = web.AppRunner(app, **runner_options(settings))
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        count = await services.store.count_movies()
-        print(
-            f"MoodReel is running with {count} movies. Open {settings.server.base_url}/ to try it.",
-            flush=True,
-        )
-        discord_task: asyncio.Task[None] | None = None
         if settings.discord.token:
-            from bot.discord import start_discord
+            from bot.discord import setup_discord
 
-            discord_task = asyncio.create_task(start_discord(services))
-            print("Discord bot: starting (DISCORD_TOKEN is set).", flush=True)
-        else:
-            print("Discord bot: off (set DISCORD_TOKEN to start it).", flush=True)
-        print(
-            "Mattermost endpoints: "
-            + ("on." if settings.mattermost.enabled else "off (set MATTERMOST_URL/_TOKEN/_COMMAND_TOKEN).")
-            + "\nPress Ctrl-C to stop.",
-            flush=True,
-        )
+            setup_discord(app, services)
+        runner = web.AppRunner(app, **runner_options(settings))  # no access log; slow clients time out
+        await runner.setup()
         try:
-            if discord_task is None:
-                await stop.wait()
-            else:
-                done, _ = await asyncio.wait(
-                    {discord_task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+            await web.TCPSite(runner, host or settings.server.host, port or settings.server.port).start()
+            count = await services.store.count_movies()
+            print(
+                f"MoodReel is running with {count} movies. Open {settings.server.base_url}/ to try it.\n"
+                + ("Discord bot: on." if settings.discord.token else "Discord bot: off (set DISCORD_TOKEN).")
+                + "\nMattermost endpoints: "
+                + (
+                    "on."
+                    if settings.mattermost.enabled
+                    else "off (set MATTERMOST_URL/_TOKEN/_COMMAND_TOKEN)."
                 )
-                if discord_task in done and discord_task.exception():
-                    log.error("the Discord bot stopped: %s", discord_task.exception())
-                    await stop.wait()
+                + "\nPress Ctrl-C to stop.",
+                flush=True,
+            )
+            await stop.wait()
         finally:
-            if discord_task is not None:
-                discord_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await discord_task
             await runner.cleanup()
     print("MoodReel stopped.", flush=True)

@@ -1,28 +1,39 @@
 """Discord adapter: `/moodreel`, the private session link, and the result with a movie carousel.
 
-`moodreel serve` runs `start_discord(services)` as a task whenever DISCORD_TOKEN is set; cancelling
-the task closes the connection cleanly.
+`setup_discord(app, services)` wires the bot into MoodReel's aiohttp app like every adapter: a
+`cleanup_ctx` runs `start_discord` as a task while the app runs and cancels it (closing the
+connection cleanly) when the app stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import discord
+from aiohttp import web
 
 from bot.discord.client import REQUIRED_PERMISSIONS, DiscordServices, DiscordUnavailable, MoodReelBot
 from bot.discord.endpoints import use_endpoints
 
 __all__ = [
+    "DISCORD_BOT",
     "REQUIRED_PERMISSIONS",
     "DiscordConfigError",
     "DiscordUnavailable",
     "MoodReelBot",
+    "setup_discord",
     "start_discord",
     "use_endpoints",
 ]
+
+
+log = logging.getLogger(__name__)
+
+DISCORD_BOT = web.AppKey("discord_bot", list[MoodReelBot])  # the running client, once it has started
 
 
 class DiscordConfigError(RuntimeError):
@@ -69,3 +80,25 @@ async def start_discord(
                 "Discord refused DISCORD_TOKEN: reset the token on the Bot page of the Developer Portal "
                 "and set the new one"
             ) from None
+
+
+def setup_discord(app: web.Application, services: DiscordServices, **start_options: Any) -> None:
+    """Run the Discord bot for as long as `app` runs (options as for start_discord)."""
+    bots: list[MoodReelBot] = []
+    app[DISCORD_BOT] = bots
+
+    def stopped(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The web page and the other adapters keep running; the log says what to fix.
+            log.error("the Discord bot stopped: %s", task.exception())
+
+    async def run_bot(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(start_discord(services, on_started=bots.append, **start_options))
+        task.add_done_callback(stopped)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        bots.clear()
+
+    app.cleanup_ctx.append(run_bot)

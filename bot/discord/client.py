@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands
 
-from bot.discord.carousel import MovieCarousel, parse_custom_id
+from bot.discord.carousel import JumpSelect, PageButton, carousel_view
 from bot.discord.commands import MoodReelTranslator, build_command, link_reply
-from bot.discord.render import MOOD_CARD_FILE, ResultPage, parse_page_label, result_page
+from bot.discord.render import MOOD_CARD_FILE, ResultPage, result_page
 from core.config import Settings
 from core.present.locale import locale_of
 from core.present.words import say
@@ -39,6 +39,8 @@ PLATFORM = "discord"
 REPLY_BUDGET_S = 2.0
 # Interaction tokens (follow-ups, ephemeral notices) work for 15 minutes; keep a margin.
 INTERACTION_TOKEN_TTL_S = 14 * 60
+# Results kept in memory for page turns; older ones are read back from the store.
+RESULT_CACHE = 256
 # What the bot needs where results are posted (the README lists the same).
 REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True
@@ -97,7 +99,8 @@ class MoodReelBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(build_command(self.start_session))
         self.pending: dict[str, PendingLink] = {}
-        self.carousels: dict[int, MovieCarousel] = {}  # live carousels by message id
+        self._results: collections.OrderedDict[str, MoodResult] = collections.OrderedDict()  # recent
+        self._carousel_timers: dict[int, asyncio.Task[None]] = {}  # by message id
         self._delivered: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._delivery_locks: dict[str, asyncio.Lock] = {}
         self._backlog_task: asyncio.Task[int] | None = None
@@ -106,6 +109,7 @@ class MoodReelBot(discord.Client):
     # --- start-up -----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
+        self.add_dynamic_items(PageButton, JumpSelect)  # carousel clicks, before or after a restart
         await self.tree.set_translator(MoodReelTranslator())
         await self.sync_commands()
         self.sessions.on_result(PLATFORM, self.deliver_result)
@@ -135,9 +139,10 @@ class MoodReelBot(discord.Client):
 
     async def close(self) -> None:
         """Stop the background watchers too; what they watched stays in the store."""
-        tasks = [p.watcher for p in self.pending.values() if p.watcher is not None]
+        tasks: list[asyncio.Task[Any]] = [p.watcher for p in self.pending.values() if p.watcher is not None]
+        tasks += self._carousel_timers.values()
         if self._backlog_task is not None:
-            tasks.append(self._backlog_task)  # type: ignore[arg-type]
+            tasks.append(self._backlog_task)
         for task in tasks:
             task.cancel()
         self.pending.clear()
@@ -315,7 +320,7 @@ class MoodReelBot(discord.Client):
             files = [discord.File(io.BytesIO(card), filename=MOOD_CARD_FILE)]
             if page.poster_card is not None:
                 files.append(discord.File(io.BytesIO(page.poster_card[1]), filename=page.poster_card[0]))
-            view = self._carousel(result, lang) if result.recommendations else None
+            view = carousel_view(result, lang, 0) if result.recommendations else None
             kwargs: dict[str, Any] = {
                 "content": say(lang, "discord.result_for", mention=f"<@{user_id}>"),
                 "embeds": page.embeds,
@@ -330,14 +335,12 @@ class MoodReelBot(discord.Client):
                 if exc.status >= 500:
                     raise  # Discord trouble: keep the result for the next (re)connect
                 refusals.append(f"{target}: {exc.status} {exc.text}")
-                if view is not None:
-                    view.stop()
                 continue
             if message is None:
                 continue
             if view is not None:
-                view.message = message
-                self.carousels[message.id] = view
+                self._remember(result)
+                self._disable_later(message, result, lang, 0)
             log.info("delivered session %s to Discord (%s)", result.session_id, target)
             return
         log.error("Discord refused every way to post session %s; giving up: %s", result.session_id, refusals)
@@ -365,68 +368,82 @@ class MoodReelBot(discord.Client):
         user = self.get_user(int(origin["user_id"])) or await self.fetch_user(int(origin["user_id"]))
         return await user.send(**kwargs)
 
-    def _carousel(self, result: MoodResult, lang: str, page: int = 0) -> MovieCarousel:
-        return MovieCarousel(
-            result,
-            lang,
-            page=page,
-            timeout=self.settings.discord.carousel_timeout,
-            on_finish=lambda view: self.carousels.pop(view.message.id, None) if view.message else None,
-        )
+    # --- the carousel: page turns from any message, before or after a restart ---------------
 
-    # --- carousels from before a restart ------------------------------------------------------
+    def _remember(self, result: MoodResult) -> None:
+        """Keep recent results in memory, so a page turn needs no database round trip."""
+        self._results[result.session_id] = result
+        self._results.move_to_end(result.session_id)
+        while len(self._results) > RESULT_CACHE:
+            self._results.popitem(last=False)
 
-    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        if interaction.type is not discord.InteractionType.component or interaction.message is None:
-            return
-        parsed = parse_custom_id(str((interaction.data or {}).get("custom_id", "")))
-        if parsed is None or interaction.message.id in self.carousels:
-            return  # not ours, or a live carousel handles it
-        await self._restore_carousel(interaction, *parsed)
-
-    async def _restore_carousel(
-        self, interaction: discord.Interaction[Any], session_id: str, action: str
-    ) -> None:
-        """A page turn on a carousel this process did not post (it restarted): rebuild it from the store."""
-        lang = locale_of(interaction.locale)
+    async def _result_of(self, session_id: str) -> MoodResult | None:
+        if session_id in self._results:
+            return self._results[session_id]
         doc = await self.sessions.get(session_id)
         if not doc or not doc.get("result"):
-            await interaction.response.send_message(say(lang, "discord.carousel_over"), ephemeral=True)
-            return
+            return None
         result = MoodResult.from_dict(doc["result"])
         if not result.origin.get("user_id"):
             result = dataclasses.replace(result, origin={**doc["origin"], **result.origin})
-        view = self._carousel(
-            result, locale_of(result.origin.get("locale")), page=self._current_page(interaction)
-        )
-        if not await view.interaction_check(interaction):
-            view.stop()
-            return
+        self._remember(result)
+        return result
+
+    def _disable_later(self, message: discord.Message, result: MoodResult, lang: str, page: int) -> None:
+        """Disable the carousel's buttons after carousel_timeout seconds without a page turn."""
+        old = self._carousel_timers.pop(message.id, None)
+        if old is not None:
+            old.cancel()
+
+        async def disable() -> None:
+            await asyncio.sleep(self.settings.discord.carousel_timeout)
+            self._carousel_timers.pop(message.id, None)
+            try:
+                await message.edit(view=carousel_view(result, lang, page, disabled=True))
+            except discord.HTTPException as exc:
+                log.warning("could not disable the carousel buttons of message %s: %s", message.id, exc)
+
+        self._carousel_timers[message.id] = asyncio.create_task(disable())
+
+    async def turn_page(self, interaction: discord.Interaction[Any], session_id: str, page: int) -> None:
+        """A click on a carousel: show `page`. The owner check has been done by the item."""
         message = interaction.message
-        assert message is not None
-        last_change = message.edited_at or message.created_at
-        if (discord.utils.utcnow() - last_change).total_seconds() > self.settings.discord.carousel_timeout:
-            view.disable()
-            view.stop()
-            await interaction.response.edit_message(view=view)
+        if message is None:
+            return
+        if session_id not in self._results:
+            # The store may be slow: acknowledge within Discord's 3 seconds, then edit.
+            await interaction.response.defer()
+        result = await self._result_of(session_id)
+        lang = locale_of(interaction.locale)
+        if result is None or not result.recommendations:
             await interaction.followup.send(say(lang, "discord.carousel_over"), ephemeral=True)
             return
-        self.carousels[message.id] = view
-        data = interaction.data or {}
-        values = data.get("values") or []
-        target = {"prev": view.page - 1, "next": view.page + 1}.get(action, view.page)
-        if action == "jump" and values:
-            target = int(values[0])
-        await view.show(interaction, target)
+        lang = locale_of(result.origin.get("locale"))
+        last_change = message.edited_at or message.created_at
+        timeout = self.settings.discord.carousel_timeout
+        if message.id not in self._carousel_timers and (
+            (discord.utils.utcnow() - last_change).total_seconds() > timeout
+        ):  # a carousel from before a restart that has timed out meanwhile
+            await self._edit(interaction, view=carousel_view(result, lang, page, disabled=True))
+            await interaction.followup.send(
+                say(locale_of(interaction.locale), "discord.carousel_over"), ephemeral=True
+            )
+            return
+        page = max(0, min(page, len(result.recommendations) - 1))
+        rendered = result_page(result, page, lang)
+        keep: list[discord.Attachment | discord.File] = [
+            a for a in message.attachments if a.filename == MOOD_CARD_FILE
+        ]
+        if rendered.poster_card is not None:
+            name, png = rendered.poster_card
+            keep.append(discord.File(io.BytesIO(png), filename=name))
+        view = carousel_view(result, lang, page)
+        await self._edit(interaction, embeds=rendered.embeds, attachments=keep, view=view)
+        self._disable_later(message, result, lang, page)
 
     @staticmethod
-    def _current_page(interaction: discord.Interaction[Any]) -> int:
-        """The page the message shows, read from its disabled '3 / 10' indicator button."""
-        message = interaction.message
-        for row in message.components if message else []:
-            for child in getattr(row, "children", []):
-                if isinstance(child, discord.Button) and child.disabled and child.label:
-                    page = parse_page_label(child.label)
-                    if page is not None:
-                        return page
-        return 0
+    async def _edit(interaction: discord.Interaction[Any], **changes: Any) -> None:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**changes)
+        else:
+            await interaction.response.edit_message(**changes)

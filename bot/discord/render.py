@@ -29,16 +29,8 @@ def poster_file_name(rec: Recommendation) -> str:
 
 
 def page_label(index: int, total: int) -> str:
-    """The page indicator on the carousel, e.g. '3 / 10' (also read back to restore a carousel)."""
+    """The page indicator on the carousel, e.g. '3 / 10'."""
     return f"{index + 1} / {total}"
-
-
-def parse_page_label(label: str | None) -> int | None:
-    try:
-        first, _, _ = (label or "").partition("/")
-        return int(first.strip()) - 1
-    except ValueError:
-        return None
 
 
 def _colour(hex_or_rgb: str | tuple[int, int, int] | None) -> discord.Colour:

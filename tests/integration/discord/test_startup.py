@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
+from aiohttp import web
 
-from bot.discord import DiscordConfigError, start_discord
+from bot.discord import DISCORD_BOT, DiscordConfigError, setup_discord, start_discord
 from tests.support.discord_world import TOKEN, BotServices, World, run_moodreel, with_discord
 from tests.support.standins.discord_server import PRIVILEGED_INTENTS
 
@@ -67,3 +70,29 @@ async def test_without_guild_ids_the_command_is_synced_globally(world: World) ->
 async def test_a_wrong_token_is_a_clear_error(world: World) -> None:
     with pytest.raises(DiscordConfigError, match="Discord refused DISCORD_TOKEN"):
         await start_discord(world.services, token="not-the-token", api_base=world.standin.api_base)
+
+
+async def test_setup_discord_runs_the_bot_for_as_long_as_the_app_runs(world: World) -> None:
+    """`moodreel serve` wires Discord like Mattermost: a cleanup_ctx starts it and closes it."""
+    app = web.Application()
+    setup_discord(
+        app,
+        world.services,
+        token=TOKEN,
+        api_base=world.standin.api_base,
+        gateway_url=world.standin.gateway_url,
+        guild_ready_timeout=0.1,
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the cleanup_ctx up to its yield: the bot task starts
+    try:
+        for _ in range(300):
+            if app[DISCORD_BOT] and app[DISCORD_BOT][0].is_ready():
+                break
+            await asyncio.sleep(0.05)
+        [bot] = app[DISCORD_BOT]
+        assert bot.is_ready(), "the bot logged in and connected while the app runs"
+        assert world.calls("PUT", f"/applications/{world.standin.application_id}/guilds/")
+    finally:
+        await runner.cleanup()
+    assert bot.is_closed() and app[DISCORD_BOT] == [], "stopping the app closes the bot"
