@@ -8,7 +8,7 @@ import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bot.discord import MoodReelBot, start_discord
 from core.colour.psychology import emotion_from_names, mood_colours
@@ -36,11 +36,24 @@ class BotServices:
     sessions: SessionService
 
 
+class WorldServices(Protocol):
+    """What the world needs of its services: BotServices, or the full core.services.Services."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def sessions(self) -> SessionService: ...
+
+
 @dataclass
 class World:
     standin: DiscordStandIn
     settings: Settings
-    services: BotServices
+    services: WorldServices
     alice: StandInUser
     minji: StandInUser
     bot: MoodReelBot | None = None

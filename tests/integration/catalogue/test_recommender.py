@@ -207,7 +207,7 @@ async def test_empty_catalogue_and_bad_input(store: Store, settings: Settings) -
     assert picks == [] and len(colours) == 5
     with pytest.raises(ValueError, match="top_n"):
         await recommender.recommend(HAPPY, top_n=0)
-    bad = [
+    bad: list[dict[str, Any]] = [
         {"tmdb_id": 1, "palette": [{"rgb": [300, 0, 0], "share": 1}]},
         {"tmdb_id": 2, "palette": [{"rgb": [1, 2, 3], "share": 0}]},
         {"tmdb_id": "3", "palette": [{"rgb": [1, 2, 3], "share": 1}]},

@@ -51,7 +51,7 @@ async def test_links_and_interaction_tokens_stay_out_of_debug_logs(
 
 async def test_a_slow_start_defers_within_the_window_then_edits_in_the_link(world: World) -> None:
     # A budget of 0 s stands for a database slower than Discord's 3-second window.
-    await world.start_bot(reply_budget=0.0)
+    bot = await world.start_bot(reply_budget=0.0)
     before = len(world.standin.calls)
     inter = await world.standin.slash_command(world.alice)
     deferred = await world.standin.wait_for_call("POST", f"/interactions/{inter.id}/", after=before)
@@ -63,9 +63,10 @@ async def test_a_slow_start_defers_within_the_window_then_edits_in_the_link(worl
     url = link_button(edit.payload)["url"]
     session_id = world.services.sessions.verify_token(token_of(url))
     assert "🔒" in edit.payload["content"]
-    original = world.standin.messages[inter.original_id]  # type: ignore[index]
+    assert inter.original_id is not None, "the deferred answer made the original message"
+    original = world.standin.messages[inter.original_id]
     assert original["flags"] & 64 and link_button(original)["url"] == url
-    assert session_id in world.bot.pending  # type: ignore[union-attr]
+    assert session_id in bot.pending
 
 
 async def test_korean_users_get_korean(world: World) -> None:
@@ -79,7 +80,7 @@ async def test_korean_users_get_korean(world: World) -> None:
 
 
 async def test_running_moodreel_again_replaces_the_open_link(world: World) -> None:
-    await world.start_bot()
+    bot = await world.start_bot()
     first, old_id = await run_moodreel(world, world.alice)
     assert "replaces" not in first.payload["data"]["content"]
     second, new_id = await run_moodreel(world, world.alice)
@@ -87,4 +88,4 @@ async def test_running_moodreel_again_replaces_the_open_link(world: World) -> No
     assert "no longer works" in second.payload["data"]["content"]
     old = await world.services.sessions.get(old_id)
     assert old is not None and old["state"] == "expired" and old["reason"] == "replaced"
-    assert old_id not in world.bot.pending and new_id in world.bot.pending  # type: ignore[union-attr]
+    assert old_id not in bot.pending and new_id in bot.pending

@@ -98,8 +98,8 @@ async def test_full_flow_posts_summary_card_and_carousel_and_pages(world: World)
     # The jump select goes straight to the third movie; its poster is a URL, so the card goes.
     select_id = components(kept)[1][0]["custom_id"]
     before = len(world.standin.calls)
-    jump = await world.standin.click(world.alice, message_id, select_id, values=["2"])
-    await world.standin.wait_for_call("POST", f"/interactions/{jump.id}/", after=before)
+    pick = await world.standin.click(world.alice, message_id, select_id, values=["2"])
+    await world.standin.wait_for_call("POST", f"/interactions/{pick.id}/", after=before)
     kept = world.standin.messages[message_id]
     assert movie_title(kept) == f"{recs[2].title} ({recs[2].year})"
     assert [a["filename"] for a in kept["attachments"]] == ["moodreel.png"]
@@ -191,7 +191,7 @@ async def test_a_dropped_gateway_resumes_and_the_carousel_keeps_working(world: W
 
 
 async def test_failed_and_expired_sessions_get_a_private_follow_up(world: World) -> None:
-    await world.start_bot()
+    bot = await world.start_bot()
     call, session_id = await run_moodreel(world, world.alice)
     inter_token = call.path.split("/")[3]
     before = len(world.standin.calls)
@@ -203,14 +203,14 @@ async def test_failed_and_expired_sessions_get_a_private_follow_up(world: World)
         "the interaction's webhook"
     )
     assert follow.payload["flags"] == 64 and "no face was found" in follow.payload["content"]
-    assert session_id not in world.bot.pending  # type: ignore[union-attr]
+    assert session_id not in bot.pending
 
 
 async def test_a_link_nobody_opens_expires_with_a_private_follow_up(world: World) -> None:
     short = dataclasses.replace(
         world.settings, sessions=dataclasses.replace(world.settings.sessions, link_ttl_minutes=0.02)
     )
-    await world.start_bot(
+    bot = await world.start_bot(
         BotServices(short, world.services.store, SessionService(world.services.store, short))
     )
     call, session_id = await run_moodreel(world, world.minji, locale="ko")
@@ -220,7 +220,7 @@ async def test_a_link_nobody_opens_expires_with_a_private_follow_up(world: World
         "POST", f"/webhooks/{world.standin.application_id}/{inter_token}"
     )
     assert follow.payload["flags"] == 64 and "만료" in follow.payload["content"]
-    assert session_id not in world.bot.pending  # type: ignore[union-attr]
+    assert session_id not in bot.pending
 
 
 async def test_dm_delivery(world: World) -> None:

@@ -341,7 +341,8 @@ async def test_full_flow_through_the_webcam_websocket(world: World) -> None:
     # ▶ as another member of the channel: Mattermost sends the click to MoodReel and applies the update.
     await _click(world, world.minji, post["id"], "next")
     call = world.standin.actions[-1]
-    assert call.status == 200 and call.request["user_id"] == world.minji.id and "update" in call.response
+    assert call.status == 200 and call.request["user_id"] == world.minji.id
+    assert call.response is not None and "update" in call.response
     assert _shows(_attachment(post), recs[1]) and _attachment(post)["footer"].endswith(f"2 / {n}")
     assert post["file_ids"] == [file_id] and world.standin.files[file_id]["post_id"] == post["id"]
     assert post["message"] == call.response["update"]["message"]

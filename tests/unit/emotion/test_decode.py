@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import cv2
 import numpy as np
@@ -119,8 +120,9 @@ def test_too_many_scans_are_refused_before_decoding() -> None:
 
 
 def test_not_bytes_is_a_bad_frame() -> None:
+    not_bytes: Any = "a string"  # a caller outside the type checker's reach
     with pytest.raises(BadFrame):
-        decode_grey("a string")  # type: ignore[arg-type]
+        decode_grey(not_bytes)
 
 
 # --- a differential check against libjpeg itself ----------------------------------------------------
