@@ -9,13 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.config import Settings
-from core.emotion.stats import StatsConfig, TooFewFaces, analyse_phases, declared_result
+from core.emotion.stats import StatsConfig, TooFewFaces, analyse_phases
 from core.values.results import EmotionResult, MoodColour, MoodResult, Recommendation
 
 if TYPE_CHECKING:
     from core.sessions.origin import SessionOrigin
 
-__all__ = ["TooFewFaces", "declared_mood", "emotion_from_frames", "mood_result", "stats_config"]
+__all__ = ["TooFewFaces", "emotion_from_frames", "mood_result", "stats_config"]
 
 
 class _Scored(Protocol):
@@ -62,15 +62,3 @@ async def mood_result(
     """Colours and movie picks for `emotion`, packed as the result a session delivers."""
     colours, picks = await recommender.recommend(emotion, top_n)
     return MoodResult(session_id, emotion, tuple(colours), tuple(picks), _origin_dict(origin))
-
-
-async def declared_mood(
-    session_id: str,
-    feeling: str,
-    recommender: _Recommends,
-    origin: SessionOrigin | Mapping[str, Any] | None = None,
-    face_frames: tuple[int, int] = (0, 0),
-    top_n: int | None = None,
-) -> MoodResult:
-    """The "tell us how you feel" path: no camera needed, still colours and movies."""
-    return await mood_result(session_id, declared_result(feeling, face_frames), recommender, origin, top_n)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
-from bot.discord.limits import BUTTON_LABEL, OPTION_DESCRIPTION, OPTION_LABEL, SELECT_OPTIONS, clip
+from bot.discord.limits import BUTTON_LABEL, CUSTOM_ID, OPTION_DESCRIPTION, OPTION_LABEL, SELECT_OPTIONS, clip
 from bot.discord.render import page_label
 from core.present.locale import locale_of, titles
 from core.present.words import genre_names, say
@@ -35,7 +35,9 @@ class PageTurner(Protocol):
 
 
 def _custom_id(result: MoodResult, tail: str) -> str:
-    return f"moodreel:{result.session_id}:{int(result.origin.get('user_id') or 0)}:{tail}"
+    value = f"moodreel:{result.session_id}:{int(result.origin.get('user_id') or 0)}:{tail}"
+    assert len(value) <= CUSTOM_ID, value
+    return value
 
 
 async def _owner_only(interaction: discord.Interaction[Any], owner: int) -> bool:

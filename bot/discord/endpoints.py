@@ -10,9 +10,6 @@ import discord.gateway
 import discord.http
 import yarl
 
-DISCORD_API_BASE = "https://discord.com/api/v10"
-DISCORD_GATEWAY = "wss://gateway.discord.gg/"
-
 
 def use_endpoints(api_base: str | None = None, gateway_url: str | None = None) -> None:
     """Send REST calls (and interaction webhooks) to `api_base`, and connect the gateway to `gateway_url`.

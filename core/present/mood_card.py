@@ -1,8 +1,8 @@
 """The mood card: a PNG with the mood's colour swatches and the emotion-change chart.
 
-Discord, Mattermost and the webcam page attach it to a result. Korean labels need a font with
-Hangul (Debian's fonts-noto-cjk, installed by `make system-deps`); without one the card falls back
-to English labels rather than drawing empty boxes.
+Discord and Mattermost attach it to a result (the page draws its own chart). Korean labels need a
+font with Hangul (Debian's fonts-noto-cjk, installed by `make system-deps`); without one the card
+falls back to English labels rather than drawing empty boxes.
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ def swatch_boxes(count: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
+def _fit(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
+) -> str:
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
