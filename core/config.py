@@ -44,10 +44,14 @@ class MongoSettings:
     database: str = "moodreel"
     data_dir: str = ""
     startup_timeout: float = 30.0
+    request_timeout: float = 2.0
+    restart_tries: int = 5
 
     def __post_init__(self) -> None:
         _check(bool(self.database), "mongodb.database", "must not be empty", self.database)
         _check(self.startup_timeout > 0, "mongodb.startup_timeout", "must be positive", self.startup_timeout)
+        _check(self.request_timeout > 0, "mongodb.request_timeout", "must be positive", self.request_timeout)
+        _check(self.restart_tries >= 0, "mongodb.restart_tries", "must be 0 or more", self.restart_tries)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class SessionSettings:
     max_fps: float = 15.0
     min_face_frames: int = 5
     allowed_origins: tuple[str, ...] = ()
+    retention_days: float = 30.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -85,6 +90,7 @@ class SessionSettings:
             "stimulus_seconds",
             "max_session_seconds",
             "max_fps",
+            "retention_days",
         ):
             _check(getattr(self, name) > 0, f"sessions.{name}", "must be positive", getattr(self, name))
         _check(

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pymongo.errors import PyMongoError
+
 from core.config import ConfigError, Settings
 from core.emotion.pool import AnalysisPool
 from core.sessions.service import SessionService
@@ -43,6 +45,8 @@ async def _housekeeping(services: Services, every: float) -> None:
                 log.info("expired %d stale session(s)", expired)
             if await services.recommender.refresh():
                 log.info("the catalogue changed; recommendation index rebuilt")
+        except PyMongoError as exc:  # the database is away (being restarted?): no traceback for that
+            log.warning("housekeeping: the database is unavailable (%s); trying again in %.0f s", exc, every)
         except Exception:
             log.exception("housekeeping failed; trying again in %.0f s", every)
 
@@ -68,6 +72,9 @@ async def services_for(
     await recommender.refresh()
     pool = AnalysisPool(analyser, settings.analysis.workers, settings.analysis.queue_per_worker)
     services = Services(settings, store, SessionService(store, settings), recommender, analyser, pool)
+    purged = await services.sessions.schedule_purges()
+    if purged:
+        log.info("%d finished session(s) from before retention will be deleted on schedule", purged)
     task = asyncio.create_task(_housekeeping(services, HOUSEKEEPING_SECONDS), name="moodreel-housekeeping")
     try:
         yield services

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from core.config import Settings
 from core.sessions.errors import (
@@ -80,7 +80,12 @@ class SessionService:
                 "state": {"$in": OPEN_STATES},
             },
             {
-                "$set": {"state": "expired", "reason": "replaced", "updated_at": now},
+                "$set": {
+                    "state": "expired",
+                    "reason": "replaced",
+                    "updated_at": now,
+                    "purge_at": self.purge_at(now),
+                },
                 "$push": {"history": {"state": "expired", "at": now, "reason": "replaced"}},
             },
         )
@@ -207,6 +212,29 @@ class SessionService:
             {"session_id": session_id}, {"$set": {"stats": dict(stats), "updated_at": utcnow()}}
         )
 
+    # --- retention ------------------------------------------------------------------------------
+
+    def purge_at(self, finished_at: dt.datetime) -> dt.datetime:
+        """When a session finished at `finished_at` is deleted: MongoDB's TTL index on `purge_at`
+        removes the document (its result and counters) `sessions.retention_days` later."""
+        return finished_at + dt.timedelta(days=self.settings.sessions.retention_days)
+
+    async def schedule_purges(self) -> int:
+        """Give finished sessions stored before retention existed their `purge_at`; returns how many."""
+        cursor = self.store.sessions.find(
+            {"state": {"$in": list(FINAL_STATES)}, "purge_at": {"$exists": False}},
+            {"_id": 1, "updated_at": 1},
+        )
+        ops = [
+            UpdateOne(
+                {"_id": d["_id"]}, {"$set": {"purge_at": self.purge_at(d.get("updated_at") or utcnow())}}
+            )
+            async for d in cursor
+        ]
+        if ops:
+            await self.store.sessions.bulk_write(ops, ordered=False)
+        return len(ops)
+
     # --- delivery -------------------------------------------------------------------------------
 
     def on_result(self, platform: str, hook: ResultHook) -> None:
@@ -234,6 +262,7 @@ class SessionService:
                     "result": result.to_dict(),
                     "analysed_at": now,
                     "updated_at": now,
+                    "purge_at": self.purge_at(now),
                 },
                 "$push": {"history": {"state": "analysed", "at": now}},
             },
@@ -282,7 +311,12 @@ class SessionService:
         doc = await self.store.sessions.find_one_and_update(
             {"session_id": session_id, "state": {"$in": OPEN_STATES}},
             {
-                "$set": {"state": "failed", "reason": reason, "updated_at": now},
+                "$set": {
+                    "state": "failed",
+                    "reason": reason,
+                    "updated_at": now,
+                    "purge_at": self.purge_at(now),
+                },
                 "$push": {"history": {"state": "failed", "at": now, "reason": reason}},
             },
             return_document=ReturnDocument.AFTER,
@@ -305,7 +339,12 @@ class SessionService:
             res = await self.store.sessions.update_many(
                 {"state": {"$in": states}, "expires_at": {"$lte": now}},
                 {
-                    "$set": {"state": "expired", "reason": reason, "updated_at": now},
+                    "$set": {
+                        "state": "expired",
+                        "reason": reason,
+                        "updated_at": now,
+                        "purge_at": self.purge_at(now),
+                    },
                     "$push": {"history": {"state": "expired", "at": now, "reason": reason}},
                 },
             )

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.storage.mongo import EmbeddedMongo
@@ -43,6 +45,7 @@ class Store:
         self.sessions = self.db["sessions"]
         self.crawl_state = self.db["crawl_state"]
         self.meta = self.db["meta"]
+        self.embedded: EmbeddedMongo | None = None  # set by open_store when it runs its own mongod
 
     async def ensure_indexes(self) -> None:
         """Idempotent: creating an index that exists with the same spec is a no-op."""
@@ -56,6 +59,22 @@ class Store:
         await self.sessions.create_index(
             [("origin.platform", ASCENDING), ("delivered", ASCENDING), ("state", ASCENDING)], name="delivery"
         )
+        # Finished sessions carry purge_at (sessions.retention_days after they finished); MongoDB's
+        # TTL monitor deletes them once it has passed. Unfinished ones have none and stay.
+        await self.sessions.create_index("purge_at", expireAfterSeconds=0, name="purge_at_ttl")
+
+    async def health(self, timeout: float = 1.0) -> dict[str, Any]:
+        """The database's state for /healthz: {"ok": a ping answered within `timeout` seconds, and
+        with the embedded mongod its supervisor's "mongod" state and "restarts"}."""
+        try:
+            with pymongo.timeout(timeout):
+                await self.client.admin.command("ping")
+            state: dict[str, Any] = {"ok": True}
+        except PyMongoError as exc:
+            state = {"ok": False, "error": type(exc).__name__}
+        if self.embedded is not None:
+            state.update(mongod=self.embedded.state, restarts=self.embedded.restarts)
+        return state
 
     # --- movies -------------------------------------------------------------------------------
 
@@ -122,15 +141,23 @@ async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncI
         )
         embedded = EmbeddedMongo(path, settings.mongodb.startup_timeout)
         await asyncio.to_thread(embedded.start)
+        embedded.start_supervision(settings.mongodb.restart_tries)
         uri = embedded.uri
+    # A short server-selection timeout: with the database away, a page or a chat command learns it
+    # within mongodb.request_timeout and says so, well inside the platforms' answer deadlines.
+    # Writes wait for mongod's journal, so one killed right after a write has not lost it.
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri, tz_aware=True, serverSelectionTimeoutMS=10000
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=int(settings.mongodb.request_timeout * 1000),
+        journal=True,
     )
     try:
         store = Store(client, settings.mongodb.database)
+        store.embedded = embedded
         await store.ensure_indexes()
         yield store
     finally:
         await client.close()
         if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+            await embedded.astop()
