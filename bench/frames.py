@@ -5,6 +5,11 @@ clips: one FER2013 PublicTest face per stream, the head drifting) at 640x480 and
 frame, alternating, so background load hits both alike. The baseline is what the original did:
 grey full frame, detectMultiScale(scaleFactor=1.3, minNeighbors=5), every face resized to 48x48,
 one model call per face. It uses the same weights, so the comparison is about the pipeline.
+
+Those clips hold only faces the Haar cascade finds; a second table runs both pipelines on unfiltered
+clips (bench.scenes.scene_clips: small, tilted, dark, side-lit faces and groups of 2-8, whatever
+any detector makes of them) and reports recall (painted faces that got a box, see
+bench.scenes.match) and FER accuracy over all painted faces (a missed face counts as wrong).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from bench.common import one_core
+from bench.scenes import match, scene_clips
 from core.emotion.detect import FaceTracker
 from core.emotion.frames import FrameAnalyser
 from models.net import EMOTIONS, INPUT_SIZE, normalise
@@ -51,6 +57,10 @@ class BaselinePipeline:
         self.cascade = cv2.CascadeClassifier(str(CASCADE))
 
     def analyse(self, jpeg: bytes) -> list[np.ndarray]:
+        return [probs for _, probs in self.faces(jpeg)]
+
+    def faces(self, jpeg: bytes) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """(box, probabilities) of every face the cascade finds."""
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if frame is None:
             raise ValueError("not a decodable JPEG image")
@@ -60,7 +70,7 @@ class BaselinePipeline:
             face = cv2.resize(grey[y : y + h, x : x + w], (INPUT_SIZE, INPUT_SIZE))
             with torch.no_grad():
                 logits = self.model(normalise(torch.from_numpy(face)[None]))
-            out.append(torch.softmax(logits, 1)[0].numpy())
+            out.append(((int(x), int(y), int(w), int(h)), torch.softmax(logits, 1)[0].numpy()))
         return out
 
 
@@ -81,6 +91,72 @@ class SizeResult:
     accuracy: float  # top emotion equals the FER2013 label
     baseline_accuracy: float
     batched_fps: float  # ours, one analyse_batch call per round of frames from several streams
+
+
+# Conditions of bench.scenes for the unfiltered table (the others are in bench.detect).
+SCENE_CONDITIONS = (
+    "upright-80",
+    "upright-120",
+    "upright-200",
+    "tilt-30",
+    "tilt+30",
+    "dark",
+    "side-lit",
+    "multi",
+)
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    condition: str
+    frames: int
+    faces: int  # painted faces, over all frames
+    recall: float
+    baseline_recall: float
+    accuracy: float  # painted faces found and read as their FER2013 label, over all painted faces
+    baseline_accuracy: float
+    fps: float
+    baseline_fps: float
+
+
+def measure_scenes(
+    analyser: FrameAnalyser, baseline: BaselinePipeline, condition: str, clips: int, length: int, seed: int
+) -> SceneResult:
+    """Both pipelines on unfiltered clips of one bench.scenes condition, 640x480, frame by frame."""
+    ours_t, base_t = [], []
+    faces = ours_found = base_found = ours_right = base_right = 0
+    for clip in scene_clips(condition, clips, length, seed):
+        tracker = FaceTracker()
+        for frame in clip.frames:
+            t0 = time.perf_counter()
+            score = analyser.analyse(frame.jpeg, tracker)
+            t1 = time.perf_counter()
+            base = baseline.faces(frame.jpeg)
+            t2 = time.perf_counter()
+            ours_t.append(t1 - t0)
+            base_t.append(t2 - t1)
+            faces += len(frame.faces)
+            ours_hits, _ = match(frame.faces, [f.box for f in score.faces])
+            base_hits, _ = match(frame.faces, [box for box, _ in base])
+            for painted, ours_hit, base_hit in zip(frame.faces, ours_hits, base_hits, strict=True):
+                if ours_hit is not None:
+                    ours_found += 1
+                    ours_right += score.faces[ours_hit].top == painted.label
+                if base_hit is not None:
+                    base_found += 1
+                    base_right += EMOTIONS[int(np.argmax(base[base_hit][1]))] == painted.label
+    n = max(1, faces)
+    return SceneResult(
+        condition=condition,
+        frames=len(ours_t),
+        faces=faces,
+        recall=ours_found / n,
+        baseline_recall=base_found / n,
+        accuracy=ours_right / n,
+        baseline_accuracy=base_right / n,
+        fps=len(ours_t) / sum(ours_t),
+        baseline_fps=len(base_t) / sum(base_t),
+    )
 
 
 def _pct(values: Sequence[float], q: float) -> float:
@@ -196,6 +272,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--length", type=int, default=9, help="frames per stream (default: %(default)s)")
     p.add_argument("--streams", type=int, default=4, help="streams per batch in the batched run (default: 4)")
     p.add_argument("--reps", type=int, default=500, help="single-face classify repetitions (default: 500)")
+    p.add_argument(
+        "--scene-clips", type=int, default=4, help="unfiltered streams per condition (default: %(default)s)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="model weights (default: shipped)")
     p.add_argument("--margin", type=float, default=None, help="crop margin (default: the analyser's)")
@@ -208,8 +287,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
     args = p.parse_args(argv)
-    if args.clips < 1 or args.length < 1 or args.streams < 1 or args.reps < 1:
-        p.error("--clips, --length, --streams and --reps must be at least 1")
+    if args.clips < 1 or args.length < 1 or args.streams < 1 or args.reps < 1 or args.scene_clips < 0:
+        p.error("--clips, --length, --streams and --reps must be at least 1, --scene-clips at least 0")
     return args
 
 
@@ -228,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for size in SIZES
         ]
         classify = classify_latency(analyser, baseline, args.reps)
+        unfiltered = [
+            measure_scenes(analyser, baseline, condition, args.scene_clips, args.length, args.seed)
+            for condition in (SCENE_CONDITIONS if args.scene_clips else ())
+        ]
     print(f"Frame analysis on one CPU core (core {core}), {args.clips} streams x {args.length} frames a size")
     head = (
         f"{'size':<8} {'pipeline':<9} {'fps':>7} {'p50 ms':>7} {'p95 ms':>7} "
@@ -251,6 +334,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({verdict} the {CLASSIFY_BUDGET_MS:.0f} ms budget); plain eager model p50 "
         f"{classify['eager_p50_ms']:.2f} ms"
     )
+    if unfiltered:
+        print(
+            f"\nUnfiltered 640x480 scenes (bench.scenes clips, {args.scene_clips} x {args.length} frames a "
+            "condition): ours (BlazeFace) against the original (Haar)"
+        )
+        head = (
+            f"{'condition':<12} {'faces':>5} {'recall':>7} {'orig':>7} {'FER acc':>7} {'orig':>7} "
+            f"{'fps':>6} {'orig':>6}"
+        )
+        print(head)
+        print("-" * len(head))
+        for u in unfiltered:
+            print(
+                f"{u.condition:<12} {u.faces:>5} {u.recall:>7.1%} {u.baseline_recall:>7.1%} "
+                f"{u.accuracy:>7.1%} {u.baseline_accuracy:>7.1%} {u.fps:>6.1f} {u.baseline_fps:>6.1f}"
+            )
     if args.json:
         main_size = results[0]
         print(
@@ -265,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "classify_ms_p50": round(classify["p50_ms"], 3),
                     "classify_ms_p95": round(classify["p95_ms"], 3),
                     "sizes": {r.size: dataclasses.asdict(r) for r in results},
+                    "unfiltered": {u.condition: dataclasses.asdict(u) for u in unfiltered},
                     "core": core,
                 }
             )

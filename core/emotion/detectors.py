@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 BLAZE_SIZE = 224  # input pixels on the frame's longer side: 640x480 runs at 224x168 (padded to 224x176)
 BLAZE_THRESHOLD = 0.5  # MediaPipe's default minimum detection confidence
-BLAZE_CROP_SCALE = 1.2  # FER crop side / mean of BlazeFace's box width and height
+BLAZE_CROP_SCALE = 1.18  # FER crop side / mean of BlazeFace's box width and height
 BLAZE_CROP_SHIFT = -0.10  # FER crop centre - box centre, vertically, in crop sides
 # A face whose eye line is tilted by at least this many degrees is cropped turned upright. The eye
 # keypoints are noisy on small faces (their angle varies by ~12 degrees on upright faces), so
