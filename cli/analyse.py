@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.common import fail, run_async, settings_from
+from core.present.summary import summarise
 from core.values.emotions import EMOTIONS
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _print_table(result: MoodResult) -> None:
                 f"{s.emotion:<9} {s.baseline_mean:>8.3f} {s.stimulus_mean:>8.3f} {s.change:>+7.3f} "
                 f"{s.effect_size:>6.2f} {s.p_value:>8.2g}  {s.baseline_frames}/{s.stimulus_frames}"
             )
-    print(f"\nmood: {emotion.primary} (with {emotion.secondary[0]} and {emotion.secondary[1]}), from {how}")
+    print(f"\n{summarise(emotion).headline} ({how})")
     print("colours: " + ", ".join(f"{c.name} {c.hex} {c.weight:.0%}" for c in result.colours))
     if not result.recommendations:
         print("no movies match this mood; add some with `moodreel catalogue import PATH`")

@@ -70,9 +70,9 @@ def _as_json(rec: Recommendation) -> dict[str, object]:
 
 
 def _print_table(
-    primary: str, secondary: tuple[str, str], colours: tuple[MoodColour, ...], picks: list[Recommendation]
+    primary: str, secondary: tuple[str, ...], colours: tuple[MoodColour, ...], picks: list[Recommendation]
 ) -> None:
-    print(f"mood: {primary} (with {secondary[0]} and {secondary[1]})")
+    print(f"mood: {primary}" + (f" (with {' and '.join(secondary)})" if secondary else ""))
     print("colours: " + ", ".join(f"{c.name} {c.hex} {c.weight:.0%}" for c in colours))
     if not picks:
         print("no movies match this mood's genres; add some with `moodreel catalogue import PATH`")

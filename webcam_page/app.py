@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler
+from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.services import Services
@@ -28,7 +30,7 @@ from core.sessions.errors import AlreadyUsed, SessionError
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from webcam_page.limits import AddressLimiter
-from webcam_page.pages import locale_of, refusal
+from webcam_page.pages import locale_of, refusal, words_js
 from webcam_page.security import body_deadline, origin_allowed, security_headers
 from webcam_page.session_socket import SessionSocket, result_payload
 
@@ -248,8 +250,32 @@ async def favicon(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
-    pool = request.app[SERVICES].pool
-    return web.json_response({"ok": True, "sockets": len(request.app[SOCKETS]), "pool": pool.stats.as_dict()})
+    """Liveness and the database's state: 503 while the database does not answer within a second."""
+    services = request.app[SERVICES]
+    database = await services.store.health(timeout=1.0)
+    body = {
+        "ok": database["ok"],
+        "database": database,
+        "sockets": len(request.app[SOCKETS]),
+        "pool": services.pool.stats.as_dict(),
+    }
+    return web.json_response(body, status=200 if database["ok"] else 503)
+
+
+@web.middleware
+async def database_trouble(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With the database away (mongod restarting, MONGODB_URI unreachable), a page or a call answers
+    503 within mongodb.request_timeout with a clear "try again in a minute", never a 500."""
+    try:
+        return await handler(request)
+    except PyMongoError as exc:
+        log.warning("the database is unavailable for %s %s (%s)", request.method, request.path, exc)
+        if request.method == "GET" and request.match_info.route.name == "session_page":
+            return refusal(request, "unavailable", 503)
+        if request.path == "/try":
+            return refusal(request, "unavailable", 503)
+        message = "MoodReel is having trouble with its database; try again in a minute"
+        return web.json_response({"ok": False, "error": "unavailable", "message": message}, status=503)
 
 
 async def _sockets_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -271,7 +297,11 @@ def runner_options(settings: Settings) -> dict[str, Any]:
 
 def create_app(services: Services) -> web.Application:
     """The web app over open services (the caller owns them: see core.services.open_services)."""
-    middlewares = [security_headers, body_deadline(services.settings.server.request_timeout)]
+    middlewares = [
+        security_headers,
+        body_deadline(services.settings.server.request_timeout),
+        database_trouble,
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[SERVICES] = services
     app[TRY_LIMITS] = AddressLimiter(TRY_PER_MINUTE, 60.0, TRY_ADDRESSES)
@@ -282,12 +312,13 @@ def create_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(_sockets_ctx)
     app.router.add_get("/", index)
     app.router.add_post("/try", try_it)
-    app.router.add_get("/s/{token}", session_page)
+    app.router.add_get("/s/{token}", session_page, name="session_page")
     app.router.add_post("/s/{token}/claim", claim)
     app.router.add_get("/s/{token}/ws", session_socket)
     app.router.add_get("/s/{token}/result", session_result)
     app.router.add_get("/posters/{name}", poster)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/words.js", words_js)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app

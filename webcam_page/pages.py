@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
 
 from aiohttp import web
 
-from core.present.locale import Locale, locale_from_accept_language
-from core.present.words import say
+from core.present.locale import LOCALES, Locale, locale_from_accept_language
+from core.present.words import emotion_name, say
+from core.values.emotions import EMOTIONS
 
-REFUSALS = ("invalid", "expired", "replaced", "used", "failed", "missing", "busy", "not_found")
+REFUSALS = ("invalid", "expired", "replaced", "used", "failed", "missing", "busy", "not_found", "unavailable")
 
 
 def locale_of(request: web.Request) -> Locale:
@@ -34,3 +36,18 @@ def refusal(request: web.Request, kind: str, status: int) -> web.Response:
 </main></body></html>
 """
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+def emotion_names_script() -> str:
+    """The page's emotion names, from core.present.words: the one table, not a copy in JavaScript."""
+    table = {lang: {e: emotion_name(lang, e) for e in EMOTIONS} for lang in LOCALES}
+    return f"const EMOTION_LABELS = {json.dumps(table, ensure_ascii=False)};\n"
+
+
+async def words_js(request: web.Request) -> web.Response:
+    return web.Response(
+        text=emotion_names_script(),
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )

@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from pymongo.errors import PyMongoError
 
 from core.emotion.detect import FaceTracker
 from core.emotion.frames import FrameScore
 from core.emotion.pool import FrameDropped
 from core.emotion.stats import TooFewFaces, declared_result
 from core.mood import emotion_from_frames, mood_result, stats_config
+from core.present.summary import summaries
 from core.present.words import genre_name
 from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
@@ -72,6 +74,7 @@ class SessionSocket:
         self.error_limiter = SlidingWindow(ERROR_BUDGET, ERROR_WINDOW)
         self.pending: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
+        self._time_up_task: asyncio.Task[None] | None = None
 
     # --- sending --------------------------------------------------------------------------------
 
@@ -120,8 +123,7 @@ class SessionSocket:
         try:
             async for msg in self.ws:
                 if time.monotonic() >= self.deadline:
-                    await self._time_up()
-                    break
+                    break  # the time cap ends the session (below), whatever this message was
                 if msg.type == WSMsgType.TEXT:
                     await self.on_text(msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -131,8 +133,12 @@ class SessionSocket:
                     break
                 if self.phase == "done":
                     break
+        except PyMongoError as exc:
+            await self._database_down(exc)
         finally:
-            watchdog.cancel()
+            watchdog.cancel()  # only its sleep: the ending it may have begun is shielded
+            if self._time_up_task is not None or time.monotonic() >= self.deadline:
+                await self._end_at_time_cap()
             for task in list(self.pending):
                 task.cancel()
             self.scores = {"baseline": [], "stimulus": []}  # nothing outlives the socket
@@ -141,19 +147,42 @@ class SessionSocket:
 
     async def _time_cap(self) -> None:
         await asyncio.sleep(max(0.0, self.deadline - time.monotonic()))
-        await self._time_up()
+        await self._end_at_time_cap()
+
+    async def _end_at_time_cap(self) -> None:
+        """End the session at its time cap, once, however that is noticed (the watchdog, or a message
+        arriving late) and whatever else is cancelled meanwhile: the session is failed (which tells
+        the chat), then the page gets `time_cap`; the counters are stored when the loop ends."""
+        if self._time_up_task is None:
+            self._time_up_task = asyncio.create_task(self._time_up())
+        await asyncio.shield(self._time_up_task)
 
     async def _time_up(self) -> None:
-        if self.phase == "done":
-            return
+        if self.phase in ("analysing", "done"):
+            return  # the result is on its way, or the session has already ended
         self.phase = "done"
         minutes = self.settings.max_session_seconds / 60
-        await self.services.sessions.fail(self.session_id, "time cap reached")
+        try:
+            await self.services.sessions.fail(self.session_id, "time cap reached")
+        except PyMongoError as exc:
+            log.warning("session %s: could not record its time cap (%s)", self.session_id, exc)
         await self.refuse(
             proto.error(
                 "time_cap", f"this session ran past its {minutes:g}-minute limit; ask for a new link", True
             )
         )
+
+    async def _database_down(self, exc: PyMongoError) -> None:
+        """The database went away mid-session: say so (a fatal `unavailable`), not a bare close. The
+        session stays open in the store, so a reload once the database is back picks it up again."""
+        log.warning("session %s: the database is unavailable (%s); the page is told", self.session_id, exc)
+        self.phase = "done"
+        await self.send(
+            proto.error(
+                "unavailable", "MoodReel is having trouble with its database; try again in a minute", True
+            ).to_json()
+        )
+        await self.close(WSCloseCode.TRY_AGAIN_LATER, "unavailable")
 
     # --- messages -------------------------------------------------------------------------------
 
@@ -184,8 +213,12 @@ class SessionSocket:
             self.counts["dropped"] += 1
             await self.send({"type": "dropped", "n": n, "reason": exc.reason})
             return
-        except ValueError as exc:
+        except ValueError as exc:  # BadFrame: every decoder error
             await self.refuse(proto.error("not_jpeg", f"frame {n} is not a decodable JPEG ({exc})"), n=n)
+            return
+        except Exception:  # a bug in the analysis: this frame is answered, the session goes on
+            log.exception("session %s: analysing frame %d failed", self.session_id, n)
+            await self.refuse(proto.error("analysis_failed", f"frame {n} could not be analysed"), n=n)
             return
         self.counts["analysed"] += 1
         if epoch != self.epoch:
@@ -332,6 +365,7 @@ def result_payload(posters_dir: Path | None, result: MoodResult) -> dict[str, An
     genres = {g for r in result.recommendations for g in r.genres}
     return {
         "result": result.to_dict(),
+        "summary": summaries(result.emotion),
         "posters": local_posters(posters_dir, result),
         "genres_ko": {g: genre_name("ko", g) for g in sorted(genres)},
     }

@@ -7,7 +7,6 @@ exactly what the first post showed.
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 
 import discord
@@ -16,8 +15,9 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.discord.limits import clip, fit_embeds
 from core.colour.psychology import colour_name
 from core.present.locale import titles
+from core.present.summary import summarise
 from core.present.words import emotion_name, genre_names, say
-from core.values.results import EmotionScore, MoodResult, Recommendation
+from core.values.results import MoodResult, Recommendation
 
 MOOD_CARD_FILE = "moodreel.png"
 FALLBACK_COLOUR = discord.Colour(0x5865F2)
@@ -44,45 +44,6 @@ def _colour(hex_or_rgb: str | tuple[int, int, int] | None) -> discord.Colour:
     return FALLBACK_COLOUR
 
 
-def _sureness(lang: str, score: EmotionScore) -> str:
-    p = score.p_value
-    if p is None or math.isnan(p):
-        return say(lang, "discord.sure_unclear")
-    if p < 0.01:
-        return say(lang, "discord.sure_very")
-    if p < 0.05:
-        return say(lang, "discord.sure_fairly")
-    if p < 0.2:
-        return say(lang, "discord.sure_hint")
-    return say(lang, "discord.sure_unclear")
-
-
-def _change(lang: str, score: EmotionScore) -> str:
-    points = round(score.change * 100)
-    if points >= 1:
-        return say(lang, "discord.up", points=points)
-    if points <= -1:
-        return say(lang, "discord.down", points=-points)
-    return say(lang, "discord.same")
-
-
-def emotion_line(result: MoodResult, emotion: str, lang: str, primary: bool) -> str:
-    """One emotion in plain words: its change since the baseline and how sure we are."""
-    emo = result.emotion
-    score = next((s for s in emo.scores if s.emotion == emotion), None)
-    if emo.method == "declared":
-        return say(lang, "discord.declared_primary" if primary else "discord.declared_secondary")
-    if score is None:
-        return say(lang, "discord.no_score")
-    parts = [_change(lang, score)]
-    if emo.method == "levels":
-        parts.insert(0, say(lang, "discord.level", level=round(score.stimulus_mean * 100)))
-    sure = _sureness(lang, score)
-    p = score.p_value
-    numbers = f" (p = {p:.3f})" if p is not None and not math.isnan(p) else ""
-    return f"{'; '.join(parts)}: {sure}{numbers}"
-
-
 def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
     emo = result.emotion
     name = str(result.origin.get("user_name") or "")
@@ -93,27 +54,25 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
         else say(lang, "discord.summary_title", emotion=primary)
     )
     colour = _colour(result.colours[0].rgb if result.colours else None)
-    embed = discord.Embed(title=title, colour=colour)
+    summary = summarise(emo, lang)
+    embed = discord.Embed(title=title, description=summary.headline, colour=colour)
     embed.add_field(
         name=say(lang, "discord.primary", emotion=primary),
-        value=emotion_line(result, emo.primary, lang, primary=True),
+        value=summary.numbers(emo.primary, lang),
         inline=False,
     )
     for secondary in emo.secondary:
-        if secondary:
-            embed.add_field(
-                name=say(lang, "discord.secondary", emotion=emotion_name(lang, secondary)),
-                value=emotion_line(result, secondary, lang, primary=False),
-                inline=False,
-            )
+        embed.add_field(
+            name=say(lang, "discord.secondary", emotion=emotion_name(lang, secondary)),
+            value=summary.numbers(secondary, lang),
+            inline=False,
+        )
     if result.colours:
         swatches = " · ".join(
             f"**{colour_name(c, lang)}** `{c.hex}` {round(c.weight * 100)}%" for c in result.colours
         )
         embed.add_field(name=say(lang, "discord.colours"), value=swatches, inline=False)
-    baseline, stimulus = emo.face_frames
-    method = emo.method if emo.method in ("change", "levels", "declared") else "change"
-    embed.set_footer(text=say(lang, f"discord.method_{method}", baseline=baseline, stimulus=stimulus))
+    embed.set_footer(text=f"{summary.method_text}\n{summary.legend}")
     embed.set_image(url=f"attachment://{MOOD_CARD_FILE}")
     return embed
 
@@ -214,5 +173,5 @@ def result_page(result: MoodResult, index: int, lang: str) -> ResultPage:
         if not rec.poster_url:
             card = (poster_file_name(rec), poster_card_png(rec))
     else:
-        embeds[0].description = say(lang, "discord.picks_none")
+        embeds[0].description = f"{embeds[0].description}\n\n{say(lang, 'discord.picks_none')}"
     return ResultPage(fit_embeds(embeds), card)

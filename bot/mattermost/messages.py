@@ -12,6 +12,7 @@ from typing import Any
 from bot.mattermost.signing import ContextSigner, PageContext
 from core.colour.psychology import colour_name
 from core.present.locale import locale_of, titles
+from core.present.summary import summarise
 from core.present.words import WORDS, emotion_name, genre_names, say
 from core.values.emotions import EMOTIONS
 from core.values.results import MoodResult, Recommendation
@@ -56,31 +57,21 @@ def failure_text(reason: str, command: str, locale: str) -> str:
 
 
 def summary_message(result: MoodResult, locale: str) -> str:
-    """Markdown: whose mood, the primary and secondary emotions with strengths, how it was read."""
+    """Markdown: whose mood, the summary's headline, the named emotions' numbers, how it was read."""
     words = WORDS[locale_of(locale)]
-    emo = result.emotion
+    summary = summarise(result.emotion, locale)
     name = str(result.origin.get("user_name") or "")  # the session's origin, set by the adapter
-    who = f"@{name}" if name else ""
-    title = words["mattermost.mood_of"].format(who=who) if who else words["mattermost.mood_mine"]
-
-    def named(e: str) -> str:
-        strength = emo.strengths.get(e)
-        name = emotion_name(locale, e)
-        return f"{name} {round(strength * 100)}%" if strength is not None else name
-
-    joiner = words["mattermost.and"]
-    secondary = joiner.join(named(e) for e in emo.secondary if e)
-    line = f"#### {title}: **{named(emo.primary)}**"
-    if secondary:
-        line += words["mattermost.with_secondary"].format(secondary=secondary)
-    lines = [line]
-    if f"mattermost.method_{emo.method}" in words:
-        lines.append(f"_{words[f'mattermost.method_{emo.method}']}_")
+    title = words["mattermost.mood_of"].format(who=f"@{name}") if name else words["mattermost.mood_mine"]
+    lines = [f"#### {title}: {summary.headline}"]
+    for emotion in (result.emotion.primary, *result.emotion.secondary):
+        lines.append(f"- **{emotion_name(locale, emotion)}**: {summary.numbers(emotion, locale)}")
+    lines.append(f"_{summary.method_text}_")
     if result.colours:
         swatches = " · ".join(f"`{c.hex}` {colour_name(c, locale)}" for c in result.colours)
         lines.append(f"{words['mattermost.colours']}: {swatches}")
+    lines.append(f"_{summary.legend}_")
     lines.append(words["mattermost.picks"] if result.recommendations else words["mattermost.no_picks"])
-    return "\n".join(line for line in lines if line)
+    return "\n".join(lines)
 
 
 def _title(rec: Recommendation, locale: str) -> str:

@@ -14,9 +14,14 @@ The rule that names the mood (documented in the README):
 1. An emotion *rose* when its change is positive, its Holm-adjusted p-value (over the seven tests) is
    below `alpha` (0.05) and its effect size is at least `min_effect` (0.3).
 2. If anything rose (method "change"): the primary emotion is the riser with the largest effect size;
-   the two secondary ones are the next risers by effect size, filled up with the remaining emotions
-   by their phase-2 level.
-3. If nothing rose (method "levels"): the three emotions with the highest phase-2 means, in order.
+   the candidates for secondary are the next risers by effect size, then the remaining emotions by
+   their phase-2 level.
+3. If nothing rose (method "levels"): the primary is the highest phase-2 mean, the candidates the
+   others by phase-2 mean.
+   Up to two candidates become secondary emotions, and only if they qualify: an emotion that *fell*
+   (by 2 points or more, or significantly) never does; one that rose (by a point or more, with an
+   effect size of at least `min_effect` and p < `alpha` before correction) or is clearly present in phase 2 (mean at least
+   PRESENT_LEVEL) does. So a mood may have two, one or no secondary emotions, and the colours follow.
 4. With fewer than `min_face_frames` face frames in either phase the comparison is not trusted: the
    declared feeling is used when there is one (method "declared"), otherwise `TooFewFaces` asks the
    caller to have the user retry.
@@ -36,6 +41,9 @@ from scipy import stats
 from core.values.emotions import EMOTIONS, check_emotion
 from core.values.results import EmotionResult, EmotionScore
 
+PRESENT_LEVEL = 0.15  # a phase-2 mean at which an emotion is clearly there
+FELL_BY = 0.02  # a drop of this much (2 points) counts as a fall, significant or not
+ROSE_BY = 0.01  # a rise must be at least a point to count
 IQR_FLOOR = 0.02  # probability units: scale for an emotion that hardly moves in the baseline
 SD_FLOOR = 0.01  # probability units: noise floor under Cohen's d
 
@@ -168,6 +176,13 @@ def risers(scores: Sequence[EmotionScore], cfg: StatsConfig = StatsConfig()) -> 
     return sorted(up, key=lambda s: (-s.effect_size, -s.change, EMOTIONS.index(s.emotion)))
 
 
+def secondary_qualifies(score: EmotionScore, adjusted_p: float, cfg: StatsConfig = StatsConfig()) -> bool:
+    """May this emotion be named a secondary one? Never if it fell; yes if it rose or is clearly there."""
+    fell = score.change <= -FELL_BY or (score.change < 0 and adjusted_p < cfg.alpha)
+    rose = score.change >= ROSE_BY and score.effect_size >= cfg.min_effect and score.p_value < cfg.alpha
+    return not fell and (rose or score.stimulus_mean >= PRESENT_LEVEL)
+
+
 def pick_emotions(
     scores: Sequence[EmotionScore], face_frames: tuple[int, int], cfg: StatsConfig = StatsConfig()
 ) -> EmotionResult:
@@ -185,9 +200,12 @@ def pick_emotions(
     else:
         names = [s.emotion for s in by_level]
         method = "levels"
+    adjusted = dict(zip((s.emotion for s in scores), holm([s.p_value for s in scores]), strict=True))
+    score_of = {s.emotion: s for s in scores}
+    secondary = [e for e in names[1:] if secondary_qualifies(score_of[e], adjusted[e], cfg)][:2]
     return EmotionResult(
         primary=names[0],
-        secondary=(names[1], names[2]),
+        secondary=tuple(secondary),
         strengths=strengths,
         scores=tuple(scores),
         method=method,

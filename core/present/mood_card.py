@@ -17,13 +17,16 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from core.colour.psychology import EMOTION_PALETTES, colour_name
+from core.present.summary import MINUS, Summary, summarise
 from core.present.words import emotion_name, say
 from core.values.emotions import EMOTIONS
 from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
 
-CARD_SIZE = (800, 480)
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+CARD_SIZE = (800, 510)
 MARGIN = 20
 SWATCH_TOP, SWATCH_HEIGHT, SWATCH_GAP = 64, 120, 10
 CHART_TOP = 270
@@ -67,7 +70,7 @@ def hangul_font_path() -> Path | None:
 
 
 @functools.cache
-def _font(size: int, hangul: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int, hangul: bool) -> Font:
     paths = ([str(hangul_font_path())] if hangul and hangul_font_path() else []) + list(_LATIN_FONTS)
     for path in paths:
         try:
@@ -101,9 +104,7 @@ def swatch_boxes(count: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def _fit(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
-) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -111,14 +112,14 @@ def _fit(
     return text + "…"
 
 
-def _chart_values(result: MoodResult) -> tuple[str, dict[str, float], bool]:
-    """(caption key, value per emotion, signed?) for the bar chart."""
-    emotion = result.emotion
-    if emotion.scores:
-        if emotion.method == "levels":
-            return "levels", {s.emotion: s.stimulus_mean for s in emotion.scores}, False
-        return "change", {s.emotion: s.change for s in emotion.scores}, True
-    return "declared", {e: float(emotion.strengths.get(e, 0.0)) for e in EMOTIONS}, False
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
@@ -131,14 +132,8 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     usable = CARD_SIZE[0] - 2 * MARGIN
     emotion = result.emotion
 
-    title = say(
-        lang,
-        "card.title",
-        primary=emotion_name(lang, emotion.primary),
-        s1=emotion_name(lang, emotion.secondary[0]),
-        s2=emotion_name(lang, emotion.secondary[1]),
-    )
-    draw.text((MARGIN, 18), _fit(draw, title, title_font, usable), fill=INK, font=title_font)
+    summary = summarise(emotion, lang)
+    draw.text((MARGIN, 18), _fit(draw, summary.headline, title_font, usable), fill=INK, font=title_font)
 
     boxes = swatch_boxes(len(result.colours))
     for colour, (left, top, right, bottom) in zip(result.colours, boxes, strict=True):
@@ -149,29 +144,49 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
         detail = f"{emotion_name(lang, colour.emotion)} · {colour.weight:.0%}"
         draw.text((left, bottom + 28), _fit(draw, detail, small_font, width), fill=MUTED, font=small_font)
 
-    caption, values, signed = _chart_values(result)
+    caption = summary.method
     draw.text((MARGIN, CHART_TOP - 30), say(lang, f"card.{caption}"), fill=INK, font=name_font)
-    chart_left = MARGIN + LABEL_WIDTH
-    chart_right = CARD_SIZE[0] - MARGIN - 60
-    zero = (chart_left + chart_right) // 2 if signed else chart_left
-    half = (chart_right - chart_left) // 2 if signed else chart_right - chart_left
-    scale = max([abs(v) for v in values.values()] + [0.05 if signed else 1.0])
-    draw.line((zero, CHART_TOP - 4, zero, CHART_TOP + ROW_HEIGHT * len(EMOTIONS)), fill=AXIS, width=1)
-    for row, name in enumerate(EMOTIONS):
-        y = CHART_TOP + row * ROW_HEIGHT
-        label = emotion_name(lang, name)
-        weight = name_font if name == emotion.primary else small_font
-        draw.text((MARGIN, y + 4), _fit(draw, label, weight, LABEL_WIDTH - 8), fill=INK, font=weight)
-        value = float(values.get(name, 0.0))
-        length = round(abs(value) / scale * half)
-        bar_colour = EMOTION_PALETTES[name][0].rgb
-        if length:
-            x0, x1 = (zero, zero + length) if value >= 0 else (zero - length, zero)
-            draw.rectangle((x0, y + 5, x1, y + ROW_HEIGHT - 5), fill=bar_colour, outline=AXIS)
-        text = f"{value:+.2f}" if signed else f"{value:.2f}"
-        tx = zero + length + 6 if value >= 0 else zero - length - 6 - draw.textlength(text, font=small_font)
-        draw.text((tx, y + 6), text, fill=MUTED, font=small_font)
+    legend_top = CHART_TOP + ROW_HEIGHT * len(EMOTIONS) + 8
+    if summary.method == "declared":
+        # A declared feeling was not measured: no bars, just what the colours stand for.
+        for i, line in enumerate(_wrap(draw, summary.method_text, name_font, usable)[:3]):
+            draw.text((MARGIN, CHART_TOP + 10 + i * 24), line, fill=MUTED, font=name_font)
+    else:
+        _draw_chart(draw, summary, name_font, small_font)
+    for i, line in enumerate(_wrap(draw, summary.legend, small_font, usable)[:2]):
+        draw.text((MARGIN, legend_top + i * 17), line, fill=MUTED, font=small_font)
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _draw_chart(draw: ImageDraw.ImageDraw, summary: Summary, name_font: Font, small_font: Font) -> None:
+    """One row per emotion: the change from the baseline (or, for "levels", the level) as a bar."""
+    signed = summary.method == "change"
+    lines = summary.lines
+    values = {x.emotion: (_points(x.change) if signed else (x.level or 0.0)) for x in lines}
+    chart_left = MARGIN + LABEL_WIDTH
+    chart_right = CARD_SIZE[0] - MARGIN - 90
+    zero = (chart_left + chart_right) // 2 if signed else chart_left
+    half = (chart_right - chart_left) // 2 if signed else chart_right - chart_left
+    scale = max([abs(v) for v in values.values()] + [5.0 if signed else 1.0])
+    draw.line((zero, CHART_TOP - 4, zero, CHART_TOP + ROW_HEIGHT * len(EMOTIONS)), fill=AXIS, width=1)
+    for row, line in enumerate(lines):
+        y = CHART_TOP + row * ROW_HEIGHT
+        weight = name_font if line.role == "primary" else small_font
+        draw.text((MARGIN, y + 4), _fit(draw, line.name, weight, LABEL_WIDTH - 8), fill=INK, font=weight)
+        value = values[line.emotion]
+        length = round(abs(value) / scale * half)
+        if length:
+            x0, x1 = (zero, zero + length) if value >= 0 else (zero - length, zero)
+            bar_colour = EMOTION_PALETTES[line.emotion][0].rgb
+            draw.rectangle((x0, y + 5, x1, y + ROW_HEIGHT - 5), fill=bar_colour, outline=AXIS)
+        mark = summary.mark if line.significant else ""
+        text = f"{line.change_text}{mark}" if signed else f"{round(value * 100)}%"
+        tx = zero + length + 6 if value >= 0 else zero - length - 6 - draw.textlength(text, font=small_font)
+        draw.text((tx, y + 6), text, fill=MUTED, font=small_font)
+
+
+def _points(change: str | None) -> float:
+    return float((change or "0").replace(MINUS, "-"))

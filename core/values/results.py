@@ -40,10 +40,10 @@ class EmotionScore:
 
 @dataclass(frozen=True)
 class EmotionResult:
-    """The named mood: a primary emotion, two secondary ones, and the numbers behind them."""
+    """The named mood: a primary emotion, up to two secondary ones, and the numbers behind them."""
 
     primary: str
-    secondary: tuple[str, str]
+    secondary: tuple[str, ...]  # 0 to 2 emotions that qualified (see core.emotion.stats)
     strengths: dict[str, float]  # emotion -> 0..1, sets colour intensity
     scores: tuple[EmotionScore, ...] = ()
     method: str = "change"  # change | levels | declared
@@ -56,7 +56,7 @@ class EmotionResult:
     def from_dict(cls, d: dict[str, Any]) -> EmotionResult:
         return cls(
             primary=d["primary"],
-            secondary=(d["secondary"][0], d["secondary"][1]),
+            secondary=tuple(str(e) for e in d["secondary"][:2]),
             strengths=dict(d["strengths"]),
             scores=tuple(EmotionScore.from_dict(s) for s in d.get("scores", ())),
             method=d.get("method", "change"),

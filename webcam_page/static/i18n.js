@@ -40,10 +40,6 @@ const TEXTS = {
     "retry.body": "Only {base} baseline and {stim} mood-clip frames showed your face (we need {need} each).",
     "retry.again": "Try again",
     "result.title": "Your mood",
-    "result.headline": "Mostly {primary}, with a touch of {s1} and {s2}.",
-    "result.method.change": "Based on how your expression changed during the mood clip.",
-    "result.method.levels": "Your expression hardly changed, so this is how you looked during the clip.",
-    "result.method.declared": "Based on the feeling you told us.",
     "result.emotions": "Emotions",
     "result.colours": "Your colours",
     "result.picks": "Top picks",
@@ -52,7 +48,6 @@ const TEXTS = {
     "result.pending": "We will post this to your {platform} chat as soon as the bot is back.",
     "result.deleted": "Your camera frames have been deleted.",
     "result.again": "Start another session",
-    "result.change": "{sign}{n} pts",
     "result.match": "{n}% match",
     "problem.title": "This session cannot continue",
     "problem.used": "This link was already used. Each link works once, in one browser; ask the bot for a new one.",
@@ -63,6 +58,7 @@ const TEXTS = {
     "problem.missing": "This session does not exist. Ask the bot for a new link.",
     "problem.time_cap": "The session took too long and was closed. Ask the bot for a new link.",
     "problem.lost": "The connection was lost. Reload the page to continue.",
+    "problem.unavailable": "MoodReel is having trouble. Please try again in a minute.",
     "problem.reload": "Reload",
     "problem.generic": "Something went wrong: {detail}",
     "stim.1": "Think of someone who always makes you laugh.",
@@ -109,10 +105,6 @@ const TEXTS = {
     "retry.body": "기준 단계 {base}개, 무드 클립 {stim}개 프레임에서만 얼굴이 보였어요 (각각 {need}개 필요).",
     "retry.again": "다시 하기",
     "result.title": "당신의 기분",
-    "result.headline": "주로 {primary}, 그리고 약간의 {s1}, {s2}.",
-    "result.method.change": "무드 클립 동안 표정이 어떻게 바뀌었는지를 바탕으로 했어요.",
-    "result.method.levels": "표정 변화가 거의 없어서, 클립을 보는 동안의 표정을 바탕으로 했어요.",
-    "result.method.declared": "알려 주신 기분을 바탕으로 했어요.",
     "result.emotions": "감정",
     "result.colours": "당신의 색",
     "result.picks": "추천 영화",
@@ -121,7 +113,6 @@ const TEXTS = {
     "result.pending": "봇이 다시 연결되면 {platform} 채팅으로 보내 드릴게요.",
     "result.deleted": "카메라 프레임은 삭제되었어요.",
     "result.again": "새 세션 시작",
-    "result.change": "{sign}{n}점",
     "result.match": "{n}% 일치",
     "problem.title": "세션을 계속할 수 없어요",
     "problem.used": "이미 사용된 링크예요. 링크는 한 브라우저에서 한 번만 열 수 있어요. 봇에게 새 링크를 요청해 주세요.",
@@ -132,6 +123,7 @@ const TEXTS = {
     "problem.missing": "존재하지 않는 세션이에요. 봇에게 새 링크를 요청해 주세요.",
     "problem.time_cap": "세션 시간이 너무 길어져 종료되었어요. 봇에게 새 링크를 요청해 주세요.",
     "problem.lost": "연결이 끊어졌어요. 페이지를 새로고침해 계속하세요.",
+    "problem.unavailable": "MoodReel에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.",
     "problem.reload": "새로고침",
     "problem.generic": "문제가 생겼어요: {detail}",
     "stim.1": "늘 나를 웃게 하는 사람을 떠올려 보세요.",
@@ -142,11 +134,7 @@ const TEXTS = {
   },
 };
 
-// Same names as core/emotions.py EMOTION_LABELS.
-const EMOTION_LABELS = {
-  en: { angry: "Angry", disgust: "Disgusted", fear: "Afraid", happy: "Happy", sad: "Sad", surprise: "Surprised", neutral: "Calm" },
-  ko: { angry: "화남", disgust: "혐오", fear: "두려움", happy: "행복", sad: "슬픔", surprise: "놀람", neutral: "평온" },
-};
+// EMOTION_LABELS comes from /words.js (core.present.words).
 const EMOTION_ORDER = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 const PLATFORM_NAMES = { discord: "Discord", mattermost: "Mattermost", web: "MoodReel" };
 

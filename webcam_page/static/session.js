@@ -150,7 +150,8 @@
         break;
       case "error":
         if (msg.fatal) {
-          problem(t(`problem.${msg.code}`) !== `problem.${msg.code}` ? t(`problem.${msg.code}`) : t("problem.generic", { detail: msg.message }), false);
+          // "unavailable": the database is away for a moment; a reload resumes the session.
+          problem(t(`problem.${msg.code}`) !== `problem.${msg.code}` ? t(`problem.${msg.code}`) : t("problem.generic", { detail: msg.message }), msg.code === "unavailable");
         } else {
           console.warn("MoodReel:", msg.code, msg.message);
         }
@@ -324,12 +325,11 @@
     const result = msg.result;
     const emotion = result.emotion;
     document.body.dataset.primary = emotion.primary;
-    $("headline").textContent = t("result.headline", {
-      primary: emotionLabel(emotion.primary),
-      s1: emotionLabel(emotion.secondary[0]),
-      s2: emotionLabel(emotion.secondary[1]),
-    });
-    $("method").textContent = t(`result.method.${emotion.method}`);
+    // The summary is computed by the server (core.present.summary), the same as in the chats.
+    const summary = msg.summary[LOCALE] || msg.summary.en;
+    $("headline").textContent = summary.headline;
+    $("method").textContent = summary.method_text;
+    $("legend").textContent = summary.legend;
     const sent = $("sent");
     if (msg.platform && msg.platform !== "web") {
       const name = PLATFORM_NAMES[msg.platform] || msg.platform;
@@ -339,28 +339,25 @@
 
     const bars = $("bars");
     bars.replaceChildren();
-    const scores = Object.fromEntries((emotion.scores || []).map((s) => [s.emotion, s]));
-    const chosen = [emotion.primary, ...emotion.secondary];
-    for (const name of EMOTION_ORDER) {
-      const score = scores[name];
-      const level = score ? score.stimulus_mean : emotion.strengths[name] || 0;
-      const pct = Math.round(Math.max(0, Math.min(1, level)) * 100);
-      const li = el("li", chosen.includes(name) ? "bar chosen" : "bar");
-      li.dataset.emotion = name;
-      li.appendChild(el("span", "bar-label", emotionLabel(name)));
+    const declared = summary.method === "declared";
+    bars.hidden = declared; // a declared feeling was not measured: no bars to show
+    $("bars-title").hidden = declared;
+    for (const line of declared ? [] : summary.lines) {
+      const pct = Math.round((line.level || 0) * 100);
+      const li = el("li", line.role === "other" ? "bar" : "bar chosen");
+      li.dataset.emotion = line.emotion;
+      li.dataset.role = line.role;
+      li.appendChild(el("span", "bar-label", line.name));
       const track = el("span", "bar-track");
-      const fill = el("span", `bar-fill e-${name}`);
+      const fill = el("span", `bar-fill e-${line.emotion}`);
       fill.style.setProperty("width", `${pct}%`);
       track.appendChild(fill);
       li.appendChild(track);
-      let note = `${pct}%`;
-      if (score && emotion.method !== "declared") {
-        const pts = Math.round(score.change * 100);
-        note += ` · ${t("result.change", { sign: pts >= 0 ? "+" : "−", n: Math.abs(pts) })}`;
-        if (score.p_value < 0.05) note += " *";
-      }
-      li.appendChild(el("span", "bar-note", note));
-      li.setAttribute("aria-label", `${emotionLabel(name)}: ${note}`);
+      const note = line.change_text ? `${pct}% · ${line.change_text}${line.significant ? summary.mark : ""}` : `${pct}%`;
+      const noteEl = el("span", "bar-note", note);
+      if (line.p) noteEl.title = line.p;
+      li.appendChild(noteEl);
+      li.setAttribute("aria-label", `${line.name}: ${note}${line.p ? `, ${line.p}` : ""}`);
       bars.appendChild(li);
     }
 

@@ -26,6 +26,7 @@ from bot.mattermost.signing import BadContext, ContextSigner, PageContext
 from core.colour.psychology import colour_name, emotion_from_names
 from core.config import Settings
 from core.mood import mood_result
+from core.present.summary import summarise
 from core.present.words import emotion_name
 from core.services import Services
 from core.storage.store import Store
@@ -317,7 +318,9 @@ async def test_full_flow_through_the_webcam_websocket(world: World) -> None:
     card = world.standin.files[file_id]
     assert card["data"].startswith(b"\x89PNG\r\n\x1a\n") and card["mime_type"] == "image/png"
     assert card["post_id"] == post["id"] and card["channel_id"] == world.channel.id
-    assert post["message"].startswith(f"#### @alice's mood: **{emotion_name('en', result.emotion.primary)} ")
+    headline = summarise(result.emotion, "en").headline
+    assert post["message"].startswith(f"#### @alice's mood: {headline}\n")
+    assert f"- **{emotion_name('en', result.emotion.primary)}**: " in post["message"]
     assert all(emotion_name("en", e) in post["message"] for e in result.emotion.secondary)
     assert all(c.hex in post["message"] for c in result.colours)
     first = _attachment(post)
@@ -378,7 +381,7 @@ async def test_korean_result_post(world: World) -> None:
     session_id = await _link_session(world, world.minji)
     result = await _complete(world, session_id, "sad", ("neutral", "fear"))
     [post] = world.standin.posts.values()
-    assert post["message"].startswith("#### @minji 님의 기분: **슬픔")
+    assert post["message"].startswith("#### @minji 님의 기분: 지금 기분을 슬픔(으)로 알려 주셨어요.")
     assert all(f"`{c.hex}` {colour_name(c, 'ko')}" in post["message"] for c in result.colours)
     first = _attachment(post)
     rec = result.recommendations[0]
@@ -402,7 +405,8 @@ async def test_results_wait_while_mattermost_is_down_and_are_retried(world: Worl
     await world.standin.start(port)  # Mattermost is back; the retry task finds the result
     await _wait_for(lambda: bool(world.standin.posts), "the retried post")
     [post] = world.standin.posts.values()
-    assert post["message"].startswith("#### @alice's mood: **Angry") and len(post["file_ids"]) == 1
+    assert post["message"].startswith("#### @alice's mood: You told us you feel Angry.")
+    assert len(post["file_ids"]) == 1
 
     async def delivered() -> bool:
         d = await world.services.sessions.get(session_id)
@@ -524,7 +528,7 @@ def test_carousel_with_one_movie_or_none() -> None:
     assert post["channel_id"] == "c1" and post["file_ids"] == ["f1"]
     none = result_post(MoodResult("s2", emotion, (), ()), "c1", "en", ("f2",), SIGNER, "http://x")
     assert none["props"]["attachments"] == [] and "No movie in the catalogue" in none["message"]
-    assert none["message"].startswith("#### Your mood: **Happy 90%**, with Surprised 40% and Calm 20%")
+    assert none["message"].startswith("#### Your mood: Mostly Happy, with a touch of Surprised and Calm.\n")
 
 
 async def test_a_channel_the_bot_cannot_post_in_is_set_aside(world: World) -> None:

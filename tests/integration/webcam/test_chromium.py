@@ -19,9 +19,10 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from core.present.words import genre_name
-from core.colour.psychology import colour_name
+from core.colour.psychology import colour_name, emotion_from_names
 from core.config import Settings
+from core.present.summary import summarise
+from core.present.words import genre_name, say
 from core.services import Services
 from core.sessions.origin import SessionOrigin
 from core.storage.mongo import free_port
@@ -157,6 +158,11 @@ async def test_a_real_browser_runs_both_phases_and_gets_a_result(
         return {
             "headline": visible_text(browser, "headline"),
             "bars": len(browser.find_elements(By.CSS_SELECTOR, "#bars li")),
+            "notes": {
+                e.get_attribute("data-emotion"): e.find_element(By.CLASS_NAME, "bar-note").text
+                for e in browser.find_elements(By.CSS_SELECTOR, "#bars li")
+            },
+            "legend": visible_text(browser, "legend"),
             "swatches": len(browser.find_elements(By.CSS_SELECTOR, "#swatches li")),
             "picks": len(browser.find_elements(By.CSS_SELECTOR, "#picks li.pick")),
             "posters": len(browser.find_elements(By.CSS_SELECTOR, "#picks img")),
@@ -168,10 +174,17 @@ async def test_a_real_browser_runs_both_phases_and_gets_a_result(
 
     page = await in_browser(run)
     assert page["phase"] == "stimulus"  # both phases ran
-    assert page["headline"].startswith("Mostly ")
     assert page["bars"] == 7 and page["swatches"] >= 3 and page["picks"] >= 1
     assert page["sent"] == "Also sent to your Discord chat."
     [result] = delivered
+    # The page shows the summary the chats show: the same headline, the same signed changes.
+    summary = summarise(result.emotion, "en")
+    assert page["headline"] == summary.headline and page["headline"].startswith("Mostly ")
+    assert page["legend"] == summary.legend and "Welch" in page["legend"]
+    for line in summary.lines:
+        mark = summary.mark if line.significant else ""
+        assert page["notes"][line.emotion].endswith(f"{line.change_text}{mark}"), line
+        assert "+0.0" not in page["notes"][line.emotion] and "+-" not in page["notes"][line.emotion]
     assert result.session_id == link.session_id and result.emotion.primary == page["primary"]
     assert min(result.emotion.face_frames) >= server.settings.sessions.min_face_frames
     doc = await server.sessions.get(link.session_id)
@@ -206,6 +219,7 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
                 "label": label,
                 "headline": visible_text(driver, "headline"),
                 "method": visible_text(driver, "method"),
+                "bars": [e for e in driver.find_elements(By.CSS_SELECTOR, "#bars li") if e.is_displayed()],
                 "sent": visible_text(driver, "sent"),
                 "lang": driver.execute_script("return document.documentElement.lang"),
                 "swatch": driver.find_element(By.CSS_SELECTOR, "#swatches .swatch-name").text,
@@ -223,8 +237,10 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
     assert page["lang"] == "ko"
     assert page["intro"] == "준비되면 시작하세요"
     assert page["label"] == "슬픔"
-    assert page["headline"].startswith("주로 슬픔")
-    assert page["method"] == "알려 주신 기분을 바탕으로 했어요."
+    assert page["headline"] == summarise(emotion_from_names("sad"), "ko").headline
+    assert "알려 주셨어요" in page["headline"], "a declared feeling says it was declared"
+    assert page["method"] == say("ko", "summary.method.declared")
+    assert page["bars"] == [], "no invented bars for a feeling that was not measured"
     assert "Mattermost" in page["sent"]  # no hook: it waits for the adapter
     [waiting] = await server.sessions.undelivered("mattermost")
     assert waiting.emotion.method == "declared" and waiting.emotion.primary == "sad"

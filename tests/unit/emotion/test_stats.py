@@ -17,10 +17,11 @@ from core.emotion.stats import (
     holm,
     iqr_inliers,
     robust_scale,
+    secondary_qualifies,
     welch_p,
 )
 from core.values.emotions import EMOTION_INDEX, EMOTIONS
-from core.values.results import EmotionResult
+from core.values.results import EmotionResult, EmotionScore
 
 
 def phase(levels: dict[str, float], n: int, seed: int, noise: float = 0.03) -> list[list[float]]:
@@ -77,8 +78,8 @@ def test_a_clear_rise_names_the_primary_and_secondary() -> None:
     result = analyse_phases(baseline, stimulus)
     assert result.method == "change"
     assert result.primary == "happy"
-    # surprise rose too (0.02 -> 0.15); then the highest remaining phase-2 level (neutral).
-    assert result.secondary == ("surprise", "neutral")
+    # surprise rose too (0.02 -> 0.15); neutral fell (0.7 -> 0.35), so it is no "touch of" anything.
+    assert result.secondary == ("surprise",)
     happy = result.scores[EMOTION_INDEX["happy"]]
     assert happy.change == pytest.approx(0.35, abs=0.03)
     assert happy.p_value < 1e-10 and happy.effect_size > 5
@@ -112,12 +113,38 @@ def test_a_drop_is_not_a_rise() -> None:
     assert result.scores[EMOTION_INDEX["happy"]].change < -0.2
 
 
+def test_a_fallen_emotion_is_never_named_a_secondary() -> None:
+    # The case: calm falls 65 points while happy rises; calm is still the second-highest level.
+    baseline = phase({"neutral": 0.85, "happy": 0.05}, 60, seed=11)
+    stimulus = phase({"neutral": 0.2, "happy": 0.7}, 60, seed=12)
+    result = analyse_phases(baseline, stimulus)
+    assert result.primary == "happy"
+    assert "neutral" not in result.secondary and result.secondary == ()
+    # Without any qualifying secondary, the colours are the primary's alone.
+    from core.colour.psychology import mood_colours
+
+    assert {c.emotion for c in mood_colours(result)} == {"happy"}
+
+
+def test_secondary_rule_on_its_own() -> None:
+    def score(change: float, level: float, d: float = 1.0, p: float = 0.01) -> EmotionScore:
+        return EmotionScore("sad", level - change, level, change, d, p, 30, 30)
+
+    assert secondary_qualifies(score(0.05, 0.06), 0.5)  # rose
+    assert not secondary_qualifies(score(0.05, 0.06, p=0.3), 0.9)  # a rise that may be noise
+    assert secondary_qualifies(score(0.0, 0.3, d=0.0), 0.9)  # clearly present, unchanged
+    assert not secondary_qualifies(score(-0.03, 0.3), 0.5)  # fell by 3 points, though still present
+    assert not secondary_qualifies(score(-0.005, 0.3), 0.01)  # a small but significant fall
+    assert not secondary_qualifies(score(0.004, 0.05), 0.5)  # a flicker, neither risen nor there
+
+
 def test_nothing_significant_falls_back_to_phase_two_levels() -> None:
     baseline = phase({"neutral": 0.5, "sad": 0.3, "fear": 0.1}, 40, seed=7)
     stimulus = phase({"neutral": 0.5, "sad": 0.3, "fear": 0.1}, 40, seed=8)
     result = analyse_phases(baseline, stimulus)
     assert result.method == "levels"
-    assert (result.primary, result.secondary) == ("neutral", ("sad", "fear"))
+    # sad is clearly there (0.3); fear (0.1) neither rose nor is clearly present.
+    assert (result.primary, result.secondary) == ("neutral", ("sad",))
     assert result.strengths["neutral"] == 1.0
     assert all(s.p_value > 0.001 for s in result.scores)
 
