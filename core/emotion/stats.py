@@ -20,8 +20,9 @@ The rule that names the mood (documented in the README):
    others by phase-2 mean.
    Up to two candidates become secondary emotions, and only if they qualify: an emotion that *fell*
    (by 2 points or more, or significantly) never does; one that rose (by a point or more, with an
-   effect size of at least `min_effect` and p < `alpha` before correction) or is clearly present in phase 2 (mean at least
-   PRESENT_LEVEL) does. So a mood may have two, one or no secondary emotions, and the colours follow.
+   effect size of at least `min_effect` and p < `alpha` before correction) or is clearly present in
+   phase 2 (mean at least PRESENT_LEVEL) does. So a mood may have two, one or no secondary
+   emotions, and the colours follow.
 4. With fewer than `min_face_frames` face frames in either phase the comparison is not trusted: the
    declared feeling is used when there is one (method "declared"), otherwise `TooFewFaces` asks the
    caller to have the user retry.
