@@ -20,14 +20,15 @@ from __future__ import annotations
 from core.values.emotions import check_emotion
 from core.values.results import EmotionResult
 
-# TMDB's movie genres (GET /genre/movie/list, en-US).
-TMDB_GENRES: frozenset[str] = frozenset(
-    {
-        "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family",
-        "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "TV Movie",
-        "Thriller", "War", "Western",
-    }
-)  # fmt: skip
+# TMDB's movie genres by id (GET /genre/movie/list?language=en-US); fixed by TMDB. The crawler maps
+# ids to these names, and every movie stores them.
+TMDB_GENRE_IDS: dict[int, str] = {
+    28: "Action", 12: "Adventure", 16: "Animation", 35: "Comedy", 80: "Crime", 99: "Documentary",
+    18: "Drama", 10751: "Family", 14: "Fantasy", 36: "History", 27: "Horror", 10402: "Music",
+    9648: "Mystery", 10749: "Romance", 878: "Science Fiction", 10770: "TV Movie", 53: "Thriller",
+    10752: "War", 37: "Western",
+}  # fmt: skip
+TMDB_GENRES: frozenset[str] = frozenset(TMDB_GENRE_IDS.values())
 
 EMOTION_GENRES: dict[str, tuple[tuple[str, str], ...]] = {
     "happy": (
