@@ -11,28 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-# TMDB's movie genre ids (GET /genre/movie/list?language=en-US); fixed by TMDB.
-GENRE_NAMES: dict[int, str] = {
-    28: "Action",
-    12: "Adventure",
-    16: "Animation",
-    35: "Comedy",
-    80: "Crime",
-    99: "Documentary",
-    18: "Drama",
-    10751: "Family",
-    14: "Fantasy",
-    36: "History",
-    27: "Horror",
-    10402: "Music",
-    9648: "Mystery",
-    10749: "Romance",
-    878: "Science Fiction",
-    10770: "TV Movie",
-    53: "Thriller",
-    10752: "War",
-    37: "Western",
-}
+from core.catalogue.genres import TMDB_GENRE_IDS
 
 POSTER_SIZE = "w342"
 
@@ -62,7 +41,7 @@ def genre_names(genres: Iterable[dict[str, Any]]) -> list[str]:
     """English names for TMDB genre objects; an id TMDB adds later keeps the name it came with."""
     out: list[str] = []
     for g in genres:
-        name = GENRE_NAMES.get(int(g.get("id", -1)), str(g.get("name") or "").strip())
+        name = TMDB_GENRE_IDS.get(int(g.get("id", -1)), str(g.get("name") or "").strip())
         if name and name not in out:
             out.append(name)
     return out

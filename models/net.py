@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+from core.values.emotions import EMOTIONS  # the output order: one list for the network and the app
+
+__all__ = ["EMOTIONS", "INPUT_SIZE", "EmotionNet", "normalise"]
 INPUT_SIZE = 48
 
 

@@ -17,12 +17,13 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
+from core.catalogue.genres import TMDB_GENRE_IDS
 from core.config import Settings, load_settings
 from core.storage.store import Store
 from crawler.ratelimit import Backoff, RateLimiter, parse_retry_after
 from crawler.tmdb import TmdbCrawler, TmdbCrawlSummary, settings_with_api_base
 from crawler.tmdb_client import TmdbAuthError, TmdbClient, TmdbNotFound
-from crawler.tmdb_movies import GENRE_NAMES, english_title, genre_names, provider_names
+from crawler.tmdb_movies import english_title, genre_names, provider_names
 from tests.support.paths import ROOT
 from tests.support.standins.threaded_server import ThreadedServer
 from tests.support.standins.tmdb_server import (
@@ -132,7 +133,7 @@ def test_rate_limiter_rejects_nonsense() -> None:
 
 
 def test_genre_table_is_tmdbs_and_unknown_ids_keep_their_name() -> None:
-    assert {gid: en for gid, en, _ in GENRES} == GENRE_NAMES
+    assert {gid: en for gid, en, _ in GENRES} == TMDB_GENRE_IDS
     assert genre_names(
         [{"id": 878, "name": "SF"}, {"id": 18, "name": "드라마"}, {"id": 4242, "name": "New"}]
     ) == [
