@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install install-test system-deps run test lint format bench clean
+.PHONY: install install-test system-deps run test test-fast lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Everything (unit + integration: mongod, the chat stand-ins, Chromium), with line coverage.
 test: install-test lint
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+# The unit tests only: no mongod, no stand-ins, no browser; about a minute.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest tests/unit -q
 
 bench: install
 	$(PY) -m bench
