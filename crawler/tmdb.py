@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from core.colour.palette import PalettePool
 from core.config import Settings
 from core.storage.store import Store
 from crawler.crawl_state import CrawlState
-from crawler.posters import PalettePool
 from crawler.tmdb_client import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound
 from crawler.tmdb_movies import POSTER_SIZE, discover_filters, english_title, movie_document, poster_url
 

@@ -6,12 +6,21 @@ summing to 1. That is the form stored on each movie and read by the recommender.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypedDict
 
 from core.colour.space import srgb_to_lab
@@ -75,15 +84,53 @@ def extract_palette(image: bytes | str | Path, colours: int = 6) -> Palette:
     return out
 
 
-def _task(key: Any, source: bytes | str | Path, colours: int) -> PaletteOutcome:
-    try:
-        return PaletteOutcome(key, extract_palette(source, colours))
-    except ValueError as exc:
-        return PaletteOutcome(key, None, str(exc))
-
-
 def default_workers(configured: int = 0) -> int:
     return configured or os.cpu_count() or 1
+
+
+class PalettePool:
+    """Workers that extract poster palettes, for a batch (`extract_many`) or a running crawl (`palette`).
+
+    More than one worker: spawned processes with one BLAS thread each (spawn, not fork: a forked child
+    inherits OpenMP/BLAS thread state and the parent's threads' locks, and can hang). One worker: a
+    thread of this process, limited to one BLAS thread.
+    """
+
+    def __init__(self, colours: int = 6, workers: int = 0) -> None:
+        self.colours = colours
+        self.workers = default_workers(workers)
+        self._executor: Executor | None = None
+
+    def __enter__(self) -> PalettePool:
+        if self.workers == 1:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="palette", initializer=limit_threads)
+        else:
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=limit_threads)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=exc_type is None, cancel_futures=True)
+            self._executor = None
+
+    def submit(self, image: bytes | str | Path) -> Future[Palette]:
+        if self._executor is None:
+            raise RuntimeError("PalettePool must be used inside `with`")
+        return self._executor.submit(extract_palette, image, self.colours)
+
+    async def palette(self, image: bytes) -> Palette:
+        """The poster's palette; raises ValueError when the bytes are not a readable image."""
+        return await asyncio.wrap_future(self.submit(image))
+
+
+def _outcome(key: Any, future: Future[Palette]) -> PaletteOutcome:
+    try:
+        return PaletteOutcome(key, future.result())
+    except ValueError as exc:
+        return PaletteOutcome(key, None, str(exc))
 
 
 def extract_many(
@@ -93,28 +140,19 @@ def extract_many(
     on_done: Callable[[PaletteOutcome], None] | None = None,
 ) -> Iterator[PaletteOutcome]:
     """Palettes for (key, image) pairs, yielded as they finish; at most 4 tasks per worker in flight."""
-    workers = default_workers(workers)
-    if workers == 1:
-        limit_threads()
+    with PalettePool(colours, workers) as pool:
+        pending: dict[Future[Palette], Any] = {}
+
+        def finished(futures: Iterable[Future[Palette]]) -> Iterator[PaletteOutcome]:
+            for future in futures:
+                outcome = _outcome(pending.pop(future), future)
+                if on_done:
+                    on_done(outcome)
+                yield outcome
+
         for key, source in items:
-            outcome = _task(key, source, colours)
-            if on_done:
-                on_done(outcome)
-            yield outcome
-        return
-    # spawn, not fork: a forked child inherits OpenMP/BLAS thread state (torch, scikit-learn) and can hang.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=limit_threads) as pool:
-        pending: set[Future[PaletteOutcome]] = set()
-        for key, source in items:
-            pending.add(pool.submit(_task, key, source, colours))
-            if len(pending) >= workers * 4:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    if on_done:
-                        on_done(fut.result())
-                    yield fut.result()
-        for fut in pending:
-            if on_done:
-                on_done(fut.result())
-            yield fut.result()
+            pending[pool.submit(source)] = key
+            if len(pending) >= pool.workers * 4:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                yield from finished(done)
+        yield from finished(list(pending))
