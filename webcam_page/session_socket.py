@@ -43,6 +43,7 @@ CONTROL_PER_SECOND = 10
 ERROR_BUDGET = 60  # refused messages in ERROR_WINDOW seconds before the socket is closed
 ERROR_WINDOW = 10.0
 ACK_WAIT = 5.0  # seconds `finish` waits for frames still in the pool
+_ENDING: set[asyncio.Task[None]] = set()  # sessions' wrap-ups under way (a strong reference each)
 
 
 class SessionSocket:
@@ -137,13 +138,24 @@ class SessionSocket:
             await self._database_down(exc)
         finally:
             watchdog.cancel()  # only its sleep: the ending it may have begun is shielded
-            if self._time_up_task is not None or time.monotonic() >= self.deadline:
-                await self._end_at_time_cap()
             for task in list(self.pending):
                 task.cancel()
             self.scores = {"baseline": [], "stimulus": []}  # nothing outlives the socket
-            with contextlib.suppress(Exception):
-                await self.services.sessions.record_stats(self.session_id, dict(self.counts))
+            # aiohttp cancels this handler once the connection is gone, which the time cap's own
+            # close brings about: the wrap-up runs in a task of its own so it always finishes.
+            wrap_up = asyncio.create_task(self._wrap_up(), name=f"session-{self.session_id}-end")
+            _ENDING.add(wrap_up)
+            wrap_up.add_done_callback(_ENDING.discard)
+            await asyncio.shield(wrap_up)
+
+    async def _wrap_up(self) -> None:
+        """After the loop: finish a time cap that is due or under way, then store the counters."""
+        if self._time_up_task is not None or time.monotonic() >= self.deadline:
+            await self._end_at_time_cap()
+        try:
+            await self.services.sessions.record_stats(self.session_id, dict(self.counts))
+        except PyMongoError as exc:
+            log.warning("session %s: its counters could not be stored (%s)", self.session_id, exc)
 
     async def _time_cap(self) -> None:
         await asyncio.sleep(max(0.0, self.deadline - time.monotonic()))
