@@ -12,6 +12,7 @@ from core.catalogue.importer import (
     export_catalogue,
     import_dataset,
 )
+from core.catalogue.movies import count_movies, genre_counts
 from core.storage.store import open_store
 
 
@@ -51,7 +52,7 @@ def _import(args: argparse.Namespace) -> int:
         async with open_store(settings) as store:
             report = await import_dataset(store, root, settings.catalogue.palette_colours, workers)
             print("\n".join(report.lines()))
-            print(f"catalogue now holds {await store.count_movies()} movies")
+            print(f"catalogue now holds {await count_movies(store)} movies")
 
     run_async(go)
     return 0
@@ -75,10 +76,10 @@ def _stats(args: argparse.Namespace) -> int:
     async def go() -> None:
         async with open_store(settings) as store:
             await ensure_catalogue(store, settings)
-            total = await store.count_movies()
+            total = await count_movies(store)
             with_palette = await store.movies.count_documents({"palette.0": {"$exists": True}})
             print(f"{total} movies, {with_palette} with a poster palette\n")
-            rows = await store.genre_counts()
+            rows = await genre_counts(store)
             width = max((len(g) for g, _ in rows), default=5)
             print(f"{'genre':<{width}}  movies")
             for genre, n in rows:

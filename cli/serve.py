@@ -9,6 +9,7 @@ import signal
 from aiohttp import web
 
 from cli.common import run_async, settings_from
+from core.catalogue.movies import count_movies
 from core.config import Settings
 
 
@@ -55,7 +56,7 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
         await runner.setup()
         try:
             await web.TCPSite(runner, host or settings.server.host, port or settings.server.port).start()
-            count = await services.store.count_movies()
+            count = await count_movies(services.store)
             print(
                 f"MoodReel is running with {count} movies. Open {settings.server.base_url}/ to try it.\n"
                 + ("Discord bot: on." if settings.discord.token else "Discord bot: off (set DISCORD_TOKEN).")

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from core.catalogue.movies import upsert_movies
 from core.colour.palette import PalettePool
 from core.config import Settings
 from core.storage.store import Store
@@ -264,7 +265,7 @@ class TmdbCrawler:
             stored = known.get(doc["tmdb_id"])
             if stored and all(stored.get(k) == v for k, v in doc.items() if k != "updated_at"):
                 del doc["updated_at"]  # nothing changed: leave the document (and catalogue version) alone
-        report = await self.store.upsert_movies(docs)
+        report = await upsert_movies(self.store, docs)
         self._c.inserted += report.inserted
         self._c.updated += report.updated
         self._c.unchanged += report.unchanged

@@ -19,6 +19,7 @@ from typing import Any
 from selenium.common.exceptions import WebDriverException
 from tqdm import tqdm
 
+from core.catalogue.movies import set_movie_fields
 from core.config import Settings
 from core.storage.store import Store, utcnow
 from crawler.crawl_state import CrawlState
@@ -218,7 +219,7 @@ class WatchaCrawler:
             log.exception("movie %d: unexpected error", tmdb_id)
             return f"{type(exc).__name__}: {exc}"
         if outcome.detail is not None:
-            await self.store.set_movie_fields(tmdb_id, {"watcha": outcome.detail.to_watcha()})
+            await set_movie_fields(self.store, tmdb_id, {"watcha": outcome.detail.to_watcha()})
             await self.mismatches.delete_one({"_id": tmdb_id})
             counts["matched"] += 1
         else:

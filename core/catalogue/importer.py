@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from core.catalogue.movies import count_movies, upsert_movies
 from core.colour.palette import extract_many
 from core.config import Settings
 from core.storage.store import Store
@@ -132,7 +133,7 @@ async def import_dataset(
             todo.append((doc["tmdb_id"], data))
 
     async def flush(batch: list[dict[str, Any]]) -> None:
-        res = await store.upsert_movies(batch)
+        res = await upsert_movies(store, batch)
         report.inserted += res.inserted
         report.updated += res.updated
         report.unchanged += res.unchanged
@@ -182,13 +183,13 @@ async def load_sample(store: Store, path: Path) -> int:
             doc["source"] = "sample"
             docs.append(doc)
     for i in range(0, len(docs), 1000):
-        await store.upsert_movies(docs[i : i + 1000])
+        await upsert_movies(store, docs[i : i + 1000])
     return len(docs)
 
 
 async def ensure_catalogue(store: Store, settings: Settings) -> int:
     """Load the committed sample into an empty store, so a fresh machine has movies to recommend."""
-    if await store.count_movies():
+    if await count_movies(store):
         return 0
     path = default_sample(settings)
     if not path.exists():

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.catalogue.genres import mood_genres
+from core.catalogue.movies import catalogue_version
 from core.catalogue.index import PaletteBuilder, PaletteIndex, Ranked
 from core.colour.psychology import mood_colours
 from core.config import RecommenderSettings
@@ -67,7 +68,7 @@ class Recommender:
     async def refresh(self) -> bool:
         """Rebuild the index when the catalogue version changed (or on first use); True if rebuilt."""
         async with self._lock:
-            version = await self.store.catalogue_version()
+            version = await catalogue_version(self.store)
             if self.index is not None and version == self.version:
                 return False
             # Read the version before the movies: a change in between only causes one more rebuild.

@@ -1,6 +1,8 @@
-"""The catalogue store on MongoDB through PyMongo's async API.
+"""MongoDB through PyMongo's async API: the connection, the collections and their indexes.
 
-Collections (the README documents their fields):
+`Store` is a plain bag of collections. Each collection is read and written by the one family that
+owns it: movies and meta by core.catalogue.movies, sessions by core.sessions.service, crawl_state
+by crawler.crawl_state. Collections (the README documents their fields):
 - movies: one document per movie, unique by tmdb_id, with its poster palette.
 - sessions: webcam sessions and their state; frames never reach it.
 - crawl_state: where each crawler stopped, so a killed crawl resumes.
@@ -12,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -28,13 +29,6 @@ from core.storage.mongo import EmbeddedMongo
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class UpsertReport:
-    inserted: int
-    updated: int
-    unchanged: int
 
 
 class Store:
@@ -75,59 +69,6 @@ class Store:
         if self.embedded is not None:
             state.update(mongod=self.embedded.state, restarts=self.embedded.restarts)
         return state
-
-    # --- movies -------------------------------------------------------------------------------
-
-    async def upsert_movies(self, docs: Iterable[dict[str, Any]]) -> UpsertReport:
-        """Insert or update by tmdb_id; a document identical to the stored one changes nothing."""
-        ops = [UpdateOne({"tmdb_id": d["tmdb_id"]}, {"$set": d}, upsert=True) for d in docs]
-        if not ops:
-            return UpsertReport(0, 0, 0)
-        res = await self.movies.bulk_write(ops, ordered=False)
-        inserted, updated = res.upserted_count, res.modified_count
-        if inserted or updated:
-            await self.bump_catalogue_version()
-        return UpsertReport(inserted, updated, len(ops) - inserted - updated)
-
-    async def set_movie_fields(self, tmdb_id: int, fields: dict[str, Any]) -> bool:
-        res = await self.movies.update_one({"tmdb_id": tmdb_id}, {"$set": fields})
-        if res.modified_count:
-            await self.bump_catalogue_version()
-        return res.matched_count == 1
-
-    async def get_movie(self, tmdb_id: int) -> dict[str, Any] | None:
-        return await self.movies.find_one({"tmdb_id": tmdb_id}, {"_id": 0})
-
-    async def count_movies(self) -> int:
-        return await self.movies.count_documents({})
-
-    async def genre_counts(self) -> list[tuple[str, int]]:
-        pipeline: list[dict[str, Any]] = [
-            {"$unwind": "$genres"},
-            {"$group": {"_id": "$genres", "n": {"$sum": 1}}},
-            {"$sort": {"n": -1, "_id": 1}},
-        ]
-        return [(d["_id"], d["n"]) async for d in await self.movies.aggregate(pipeline)]
-
-    async def movies_with_palettes(self) -> list[dict[str, Any]]:
-        """Every movie that has a palette, with the fields ranking and display need."""
-        cursor = self.movies.find(
-            {"palette.0": {"$exists": True}}, {"_id": 0, "overview": 0, "watcha.reviews": 0}
-        )
-        return [d async for d in cursor]
-
-    # --- catalogue version ----------------------------------------------------------------------
-
-    async def bump_catalogue_version(self) -> int:
-        doc = await self.meta.find_one_and_update(
-            {"_id": "catalogue"}, {"$inc": {"version": 1}}, upsert=True, return_document=True
-        )
-        assert doc is not None  # an upsert returning the updated document always has one
-        return int(doc["version"])
-
-    async def catalogue_version(self) -> int:
-        doc = await self.meta.find_one({"_id": "catalogue"})
-        return int(doc["version"]) if doc else 0
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from core.catalogue.movies import upsert_movies
 from core.config import Settings
 from core.emotion.frames import FrameAnalyser
 from core.services import Services, services_for
@@ -38,7 +39,7 @@ async def load_some_movies(store: Store, settings: Settings, n: int = CATALOGUE_
             docs.append(json.loads(line))
             if len(docs) == n:
                 break
-    await store.upsert_movies(docs)
+    await upsert_movies(store, docs)
 
 
 @asynccontextmanager

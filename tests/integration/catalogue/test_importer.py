@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.catalogue.importer import ensure_catalogue, export_catalogue, import_dataset, load_sample
+from core.catalogue.movies import catalogue_version, count_movies, genre_counts, get_movie
 from core.colour.space import srgb_to_lab
 from core.config import Settings
 from core.storage.store import Store
@@ -51,7 +52,7 @@ async def test_import_extracts_palettes_and_reports_skips(store: Store, tiny_dat
     for expected in ("bad record", "tmdb_id must be a positive integer", "poster 8.jpg not found",
                      "poster unreadable", "duplicate tmdb_id 27205"):  # fmt: skip
         assert expected in reasons
-    movie = await store.get_movie(27205)
+    movie = await get_movie(store, 27205)
     assert movie is not None and movie["title"] == "Inception" and movie["title_ko"] == "인셉션"
     palette = movie["palette"]
     assert len(palette) == 6
@@ -64,12 +65,12 @@ async def test_import_extracts_palettes_and_reports_skips(store: Store, tiny_dat
 
 async def test_reimport_changes_nothing(store: Store, tiny_dataset: Path) -> None:
     await import_dataset(store, tiny_dataset, workers=1, progress=False)
-    version = await store.catalogue_version()
+    version = await catalogue_version(store)
     again = await import_dataset(store, tiny_dataset, workers=1, progress=False)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
     assert (again.palettes_extracted, again.palettes_reused) == (0, 3)
-    assert await store.catalogue_version() == version
-    assert await store.count_movies() == 3
+    assert await catalogue_version(store) == version
+    assert await count_movies(store) == 3
 
 
 async def test_export_then_load_round_trips(store: Store, tiny_dataset: Path, tmp_path: Path) -> None:
@@ -89,8 +90,8 @@ async def test_export_then_load_round_trips(store: Store, tiny_dataset: Path, tm
 async def test_ensure_catalogue_loads_the_committed_sample_once(store: Store, settings: Settings) -> None:
     loaded = await ensure_catalogue(store, settings)
     assert loaded > 4000
-    assert await store.count_movies() == loaded
-    genres = dict(await store.genre_counts())
+    assert await count_movies(store) == loaded
+    genres = dict(await genre_counts(store))
     assert genres["Drama"] > 1000
     assert await ensure_catalogue(store, settings) == 0  # not empty any more: nothing loaded twice
 
@@ -98,4 +99,4 @@ async def test_ensure_catalogue_loads_the_committed_sample_once(store: Store, se
 async def test_ensure_catalogue_without_sample_leaves_store_empty(store: Store, settings: Settings) -> None:
     missing = replace(settings, catalogue=replace(settings.catalogue, sample="does/not/exist.jsonl.gz"))
     assert await ensure_catalogue(store, missing) == 0
-    assert await store.count_movies() == 0
+    assert await count_movies(store) == 0

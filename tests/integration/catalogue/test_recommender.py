@@ -14,6 +14,7 @@ import pytest
 
 from core.catalogue.genres import EMOTION_GENRES, TMDB_GENRES, genres_for, mood_genres
 from core.catalogue.index import SHORTLIST_MIN, PaletteIndex, Ranked
+from core.catalogue.movies import set_movie_fields, upsert_movies
 from core.catalogue.recommender import Recommender
 from core.colour.psychology import colour_name, emotion_from_names, mood_colours
 from core.colour.space import srgb_to_lab
@@ -88,12 +89,12 @@ def test_a_poster_without_matches_says_so_in_the_chat_language() -> None:
 
 
 async def test_poster_made_of_the_mood_colours_ranks_first(store: Store, settings: Settings) -> None:
-    await store.upsert_movies(_sample(settings, 150))
+    await upsert_movies(store, _sample(settings, 150))
     colours = mood_colours(HAPPY, settings.recommender.primary_weight)
     perfect = _movie(
         9_000_001, _palette_of(colours), ["Comedy"], popularity=0.01, vote_count=1, title="Perfect"
     )
-    await store.upsert_movies([perfect])
+    await upsert_movies(store, [perfect])
     recommender = Recommender(store, settings.recommender)
     got_colours, picks = await recommender.recommend(HAPPY, top_n=5)
     assert got_colours == colours
@@ -118,13 +119,14 @@ async def test_poster_made_of_the_mood_colours_ranks_first(store: Store, setting
 async def test_only_movies_in_the_moods_genres(store: Store, settings: Settings) -> None:
     colours = mood_colours(HAPPY, settings.recommender.primary_weight)
     exact = _palette_of(colours)
-    await store.upsert_movies(
+    await upsert_movies(
+        store,
         [
             _movie(1, exact, ["Horror"], popularity=99.0),  # perfect colours, wrong genre
             _movie(2, exact, ["War", "Drama"], popularity=98.0),
             _movie(3, [((90, 90, 90), 1.0)], ["Comedy", "Horror"]),
             _movie(4, [((20, 20, 200), 0.7), ((250, 250, 250), 0.3)], ["Music"]),
-        ]
+        ],
     )
     _, picks = await Recommender(store, settings.recommender).recommend(HAPPY, top_n=10)
     assert {p.tmdb_id for p in picks} == {3, 4}
@@ -140,7 +142,7 @@ async def test_equal_scores_break_ties_by_popularity_then_votes(store: Store, se
         _movie(12, palette, ["Action"], popularity=9.0, vote_count=1),
         _movie(13, palette, ["Action"], popularity=5.0, vote_count=50),  # same as 11: lower id first
     ]
-    await store.upsert_movies(list(reversed(movies)))
+    await upsert_movies(store, list(reversed(movies)))
     recommender = Recommender(store, settings.recommender)
     angry = emotion_from_names("angry")
     _, first = await recommender.recommend(angry, top_n=4)
@@ -151,7 +153,7 @@ async def test_equal_scores_break_ties_by_popularity_then_votes(store: Store, se
 
 
 async def test_index_is_rebuilt_when_the_catalogue_changes(store: Store, settings: Settings) -> None:
-    await store.upsert_movies(_sample(settings, 40))
+    await upsert_movies(store, _sample(settings, 40))
     recommender = Recommender(store, settings.recommender)
     assert await recommender.refresh() is True
     assert await recommender.refresh() is False  # nothing changed
@@ -161,13 +163,13 @@ async def test_index_is_rebuilt_when_the_catalogue_changes(store: Store, setting
     _, before = await recommender.recommend(sad, top_n=3)
     assert 777 not in [p.tmdb_id for p in before]
 
-    await store.upsert_movies([_movie(777, _palette_of(colours), ["Drama"], title="New arrival")])
+    await upsert_movies(store, [_movie(777, _palette_of(colours), ["Drama"], title="New arrival")])
     _, after = await recommender.recommend(sad, top_n=3)  # recommend() refreshes by itself
     assert after[0].tmdb_id == 777 and len(recommender.index) == 41
     assert await recommender.refresh() is False
 
     # A changed palette is seen too: the newcomer's poster turns yellow and drops out of the top.
-    await store.set_movie_fields(777, {"palette": _movie(777, [((255, 230, 0), 1.0)], [])["palette"]})
+    await set_movie_fields(store, 777, {"palette": _movie(777, [((255, 230, 0), 1.0)], [])["palette"]})
     assert await recommender.refresh() is True
     _, changed = await recommender.recommend(sad, top_n=3)
     assert 777 not in [p.tmdb_id for p in changed]
@@ -175,7 +177,8 @@ async def test_index_is_rebuilt_when_the_catalogue_changes(store: Store, setting
 
 async def test_recommendation_links_and_fields(store: Store, settings: Settings) -> None:
     colours = mood_colours(HAPPY, settings.recommender.primary_weight)
-    await store.upsert_movies(
+    await upsert_movies(
+        store,
         [
             _movie(
                 42,
@@ -191,7 +194,7 @@ async def test_recommendation_links_and_fields(store: Store, settings: Settings)
                 },
             ),
             _movie(43, [((255, 210, 63), 1.0)], ["Comedy"], poster_url=None),
-        ]
+        ],
     )
     _, picks = await Recommender(store, settings.recommender).recommend(HAPPY, top_n=2)
     linked, plain = picks

@@ -18,6 +18,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from core.catalogue.genres import TMDB_GENRE_IDS
+from core.catalogue.movies import catalogue_version
 from core.config import Settings, load_settings
 from core.storage.store import Store
 from crawler.ratelimit import Backoff, RateLimiter, parse_retry_after
@@ -277,7 +278,7 @@ async def test_a_second_crawl_reuses_palettes_and_changes_nothing(
     stand, _ = standin
     store, first, settings = reference
     before = await catalogue(store)
-    version = await store.catalogue_version()
+    version = await catalogue_version(store)
     images = stand.count("image")
     again = await TmdbCrawler(store, settings, pages=PAGES, workers=1, progress=False).run()
     assert not again.resumed and again.finished
@@ -285,7 +286,7 @@ async def test_a_second_crawl_reuses_palettes_and_changes_nothing(
     # Only the poster that was missing is asked for again; the others keep their palettes.
     assert again.posters_downloaded == 0 and again.posters_missing == 1 and stand.count("image") == images + 1
     assert await catalogue(store) == before
-    assert await store.catalogue_version() == version
+    assert await catalogue_version(store) == version
 
 
 def run_cli(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[str]:

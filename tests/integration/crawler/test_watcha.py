@@ -12,6 +12,7 @@ import pytest
 from pymongo import MongoClient
 
 from cli.main import main
+from core.catalogue.movies import get_movie, upsert_movies
 from core.config import Settings
 from core.storage.store import Store
 from crawler.watcha import MISMATCHES, WatchaCrawler, review_report
@@ -93,12 +94,15 @@ def watcha_settings(settings: Settings, base_url: str, mapping: Path) -> Setting
 
 
 async def seed(store: Store) -> None:
-    await store.upsert_movies(
+    await upsert_movies(
+        store,
         [
             {"tmdb_id": i, "title": en, "original_title": en, "title_ko": ko, "year": y, "popularity": p}
             for i, en, ko, y, p in MOVIES
         ]
-        + [{"tmdb_id": 5, "title": "Already Done", "year": 1999, "popularity": 500.0, "watcha": {"url": "x"}}]
+        + [
+            {"tmdb_id": 5, "title": "Already Done", "year": 1999, "popularity": 500.0, "watcha": {"url": "x"}}
+        ],
     )
 
 
@@ -198,7 +202,7 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
         assert (first.looked_up, first.matched, first.mismatched, first.failed) == (3, 3, 0, 0)
         assert committed_at_search == [("인셉션", 0), ("스파이더맨: 홈 커밍", 1), ("올드보이", 2)]
 
-        inception = await store.get_movie(27205)
+        inception = await get_movie(store, 27205)
         assert inception is not None
         w = inception["watcha"]
         assert w["url"] == f"{server.url}/ko-KR/contents/m5ZlmwA"  # the movie, not the TV show listed first
@@ -214,8 +218,8 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
             "https://www.youtube.com/watch?v=YoHD9XEInc0",
             "https://www.youtube.com/watch?v=8hP9D6kZseM",  # served base64url-wrapped
         ]
-        spider = await store.get_movie(315635)
-        oldboy = await store.get_movie(670)
+        spider = await get_movie(store, 315635)
+        oldboy = await get_movie(store, 670)
         assert spider and spider["watcha"]["url"].endswith("/mSpid17")  # "홈 커밍" == "홈커밍"
         assert oldboy and oldboy["watcha"]["year"] == 2004  # one year off is the same movie
 
@@ -225,11 +229,11 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
         assert (second.looked_up, second.matched, second.mismatched, second.failed, second.recovered) == (
             5, 2, 2, 1, 1,
         )  # fmt: skip
-        assert (await store.get_movie(949) or {})["watcha"]["url"].endswith("/mHeat95")
-        assert (await store.get_movie(77) or {})["watcha"]["reviews"] == [{"text": "거꾸로", "rating": 4.5}]
-        assert "watcha" not in (await store.get_movie(254) or {})
-        assert "watcha" not in (await store.get_movie(1124) or {})
-        assert (await store.get_movie(5) or {})["watcha"] == {"url": "x"}  # done before: not looked up
+        assert (await get_movie(store, 949) or {})["watcha"]["url"].endswith("/mHeat95")
+        assert (await get_movie(store, 77) or {})["watcha"]["reviews"] == [{"text": "거꾸로", "rating": 4.5}]
+        assert "watcha" not in (await get_movie(store, 254) or {})
+        assert "watcha" not in (await get_movie(store, 1124) or {})
+        assert (await get_movie(store, 5) or {})["watcha"] == {"url": "x"}  # done before: not looked up
 
         kong = await store.db[MISMATCHES].find_one({"_id": 254})
         assert kong is not None and kong["reason"] == "year differs"
@@ -254,7 +258,7 @@ async def test_watcha_crawl_matches_records_mismatches_and_uses_the_mapping(
         third = await WatchaCrawler(store, cfg, progress=False).run()
         assert (third.looked_up, third.matched, third.skipped, third.failed) == (2, 1, 1, 1)
         assert web.searches()[searches_before] == "프레스티지"  # last run's failure is retried first
-        kong_doc = await store.get_movie(254)
+        kong_doc = await get_movie(store, 254)
         assert kong_doc and kong_doc["watcha"]["url"].endswith("/mKing05")
         assert kong_doc["watcha"]["reviews"] == [{"text": "피터 잭슨", "rating": 4.0}]
         assert await store.db[MISMATCHES].count_documents({}) == 0

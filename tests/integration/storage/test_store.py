@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from core.catalogue.movies import catalogue_version, count_movies, genre_counts, upsert_movies
 from core.config import Settings
 from core.storage.mongo import EmbeddedMongo, MongoStartError, clear_stale_lock
 from core.storage.store import Store, open_store
@@ -14,16 +15,16 @@ from core.storage.store import Store, open_store
 
 async def test_upsert_is_idempotent_and_bumps_version_only_on_change(store: Store) -> None:
     doc = {"tmdb_id": 7, "title": "Seven", "genres": ["Crime", "Thriller"]}
-    first = await store.upsert_movies([doc])
+    first = await upsert_movies(store, [doc])
     assert (first.inserted, first.updated, first.unchanged) == (1, 0, 0)
-    version = await store.catalogue_version()
-    again = await store.upsert_movies([doc])
+    version = await catalogue_version(store)
+    again = await upsert_movies(store, [doc])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
-    assert await store.catalogue_version() == version
-    changed = await store.upsert_movies([{**doc, "title": "Se7en"}])
+    assert await catalogue_version(store) == version
+    changed = await upsert_movies(store, [{**doc, "title": "Se7en"}])
     assert changed.updated == 1
-    assert await store.catalogue_version() == version + 1
-    assert await store.count_movies() == 1
+    assert await catalogue_version(store) == version + 1
+    assert await count_movies(store) == 1
 
 
 async def test_movies_are_unique_by_tmdb_id(store: Store) -> None:
@@ -39,13 +40,14 @@ async def test_ensure_indexes_twice_is_harmless(store: Store) -> None:
 
 
 async def test_genre_counts(store: Store) -> None:
-    await store.upsert_movies(
+    await upsert_movies(
+        store,
         [
             {"tmdb_id": 1, "genres": ["Drama", "Comedy"]},
             {"tmdb_id": 2, "genres": ["Drama"]},
-        ]
+        ],
     )
-    assert await store.genre_counts() == [("Drama", 2), ("Comedy", 1)]
+    assert await genre_counts(store) == [("Drama", 2), ("Comedy", 1)]
 
 
 def test_embedded_mongod_recovers_from_a_killed_run(tmp_path: Path) -> None:
@@ -76,6 +78,6 @@ async def test_open_store_starts_and_stops_embedded_mongod(tmp_path: Path, setti
 
     embedded_settings = replace(settings, mongodb_uri="")
     async with open_store(embedded_settings, data_dir=tmp_path) as st:
-        await st.upsert_movies([{"tmdb_id": 3, "title": "c"}])
-        assert await st.count_movies() == 1
+        await upsert_movies(st, [{"tmdb_id": 3, "title": "c"}])
+        assert await count_movies(st) == 1
     assert (tmp_path / "mongod.lock").read_text().strip() == ""
