@@ -125,11 +125,8 @@ EN: dict[str, str] = {
     "discord.unknown": "unknown",
     "discord.browse_hint": "◀ ▶ to browse · only {name} can turn the pages",
     "discord.jump": "Jump to a movie…",
-    "discord.prev": "Previous movie",
-    "discord.next": "Next movie",
     "discord.not_yours": "Only the person who ran /moodreel can turn these pages. Run /moodreel for your own picks!",
     "discord.carousel_over": "These buttons have timed out. Run /moodreel for fresh picks.",
-    "discord.poster_card": "No poster available: colours from our catalogue",
     # Mattermost: help, the link reply, the result post and its buttons.
     "mattermost.mood_of": "{who}'s mood",
     "mattermost.mood_mine": "Your mood",
@@ -269,11 +266,8 @@ KO: dict[str, str] = {
     "discord.unknown": "알 수 없음",
     "discord.browse_hint": "◀ ▶ 로 넘겨 보세요 · {name} 님만 넘길 수 있어요",
     "discord.jump": "영화로 바로 가기…",
-    "discord.prev": "이전 영화",
-    "discord.next": "다음 영화",
     "discord.not_yours": "/moodreel 을 실행한 사람만 넘길 수 있어요. /moodreel 로 나만의 추천을 받아 보세요!",
     "discord.carousel_over": "버튼 시간이 끝났어요. /moodreel 로 새 추천을 받아 보세요.",
-    "discord.poster_card": "포스터가 없어 영화 색으로 만든 카드예요",
     # Mattermost: help, the link reply, the result post and its buttons.
     "mattermost.mood_of": "{who} 님의 기분",
     "mattermost.mood_mine": "지금 기분",
