@@ -114,6 +114,31 @@ class AnalysisSettings:
 
 
 @dataclass(frozen=True)
+class StageSettings:
+    """The audience stage (core.stage, webcam_page.stage): one camera on a crowd, a background per window."""
+
+    window_seconds: float = 20.0
+    fade_seconds: float = 4.0
+    max_faces: int = 30
+    detect_size: int = 448
+    link_ttl_minutes: float = 720.0
+    max_minutes: float = 240.0
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.window_seconds <= 600, "stage.window_seconds", "must be 1..600", self.window_seconds)
+        _check(
+            0 <= self.fade_seconds <= self.window_seconds,
+            "stage.fade_seconds",
+            "must be between 0 and stage.window_seconds",
+            self.fade_seconds,
+        )
+        _check(1 <= self.max_faces <= 64, "stage.max_faces", "must be 1..64", self.max_faces)
+        _check(64 <= self.detect_size <= 1280, "stage.detect_size", "must be 64..1280", self.detect_size)
+        for name in ("link_ttl_minutes", "max_minutes"):
+            _check(getattr(self, name) > 0, f"stage.{name}", "must be positive", getattr(self, name))
+
+
+@dataclass(frozen=True)
 class RecommenderSettings:
     top_n: int = 10
     primary_weight: float = 0.6
@@ -211,6 +236,7 @@ class Settings:
     catalogue: CatalogueSettings = field(default_factory=CatalogueSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    stage: StageSettings = field(default_factory=StageSettings)
     recommender: RecommenderSettings = field(default_factory=RecommenderSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     mattermost: MattermostSettings = field(default_factory=MattermostSettings)
