@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.command_text import CommandTextError, parse_command_text
@@ -155,6 +156,9 @@ class MattermostAdapter:
         )
         try:
             link = await self.sessions.create(origin)
+        except PyMongoError as exc:  # the database is away: answered within mongodb.request_timeout
+            log.warning("no session for Mattermost user %s: the database is unavailable (%s)", user_id, exc)
+            return _ephemeral(say(locale, "mattermost.unavailable"))
         except Exception:
             log.exception("could not create a session for Mattermost user %s", user_id)
             return _ephemeral(say(locale, "mattermost.unavailable"))
@@ -207,7 +211,11 @@ class MattermostAdapter:
         except BadContext as exc:
             log.warning("Mattermost button with a bad context refused (%s) from %s", exc, request.remote)
             return json_response({"ephemeral_text": say("en", "mattermost.bad_button")}, 403)
-        doc = await self.sessions.get(page.session_id)
+        try:
+            doc = await self.sessions.get(page.session_id)
+        except PyMongoError as exc:
+            log.warning("Mattermost button: the database is unavailable (%s)", exc)
+            return json_response({"ephemeral_text": say(page.locale, "mattermost.unavailable")})
         if not doc or not doc.get("result"):
             return json_response({"ephemeral_text": say(page.locale, "mattermost.stale_button")})
         result = _with_origin(MoodResult.from_dict(doc["result"]), doc.get("origin") or {})
