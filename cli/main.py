@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "cli.emotion",
     "cli.analyse",
     "cli.crawl",
+    "cli.stage",
+    "cli.audience",
 )
 
 

@@ -121,6 +121,7 @@ class StageSettings:
     fade_seconds: float = 4.0
     max_faces: int = 30
     detect_size: int = 448
+    detect_threshold: float = 0.6
     link_ttl_minutes: float = 720.0
     max_minutes: float = 240.0
 
@@ -134,6 +135,12 @@ class StageSettings:
         )
         _check(1 <= self.max_faces <= 64, "stage.max_faces", "must be 1..64", self.max_faces)
         _check(64 <= self.detect_size <= 1280, "stage.detect_size", "must be 64..1280", self.detect_size)
+        _check(
+            0 < self.detect_threshold < 1,
+            "stage.detect_threshold",
+            "must be in (0, 1)",
+            self.detect_threshold,
+        )
         for name in ("link_ttl_minutes", "max_minutes"):
             _check(getattr(self, name) > 0, f"stage.{name}", "must be positive", getattr(self, name))
 

@@ -2,8 +2,11 @@
 
 A webcam session follows one face near the camera, so its detector sees the frame at 224 px; an
 audience camera sees many small faces, so the stage runs BlazeFace on a larger copy of the frame
-(448 px by default: on bench.stage's 30-face 640x480 frames it finds about 9 in 10 faces, at 224 px
-almost none) and classifies up to `stage.max_faces` of them in one pass.
+(`stage.detect_size`, 448 px: on 30-face 640x480 crowd frames it finds about 9 in 10 faces, at 224 px
+almost none) and classifies up to `stage.max_faces` of them in one pass. A face needs a BlazeFace
+score of `stage.detect_threshold` (0.6, above MediaPipe's 0.5): at 448 px, 0.5 saw a face in about
+1 of 10 synthetic empty rooms, which would keep a window from falling back on the intended feeling;
+0.6 saw one in 1 of 200 and still found 88% of the faces of 30-face crowds (tests.support.crowd_frames).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ def stage_analyser(settings: Settings, threads: int = 1) -> FrameAnalyser:
     from core.emotion.frames import FrameAnalyser
 
     a, s = settings.analysis, settings.stage
-    detector = make_detector("auto", detect_width=a.detect_width, size=s.detect_size)
+    detector = make_detector(
+        "auto", detect_width=a.detect_width, size=s.detect_size, threshold=s.detect_threshold
+    )
     return FrameAnalyser(
         None,
         detect_every=a.detect_every,
