@@ -149,9 +149,16 @@ class StageSettings:
 class RecommenderSettings:
     top_n: int = 10
     primary_weight: float = 0.6
+    min_vote_average: float = 0.0
 
     def __post_init__(self) -> None:
         _check(1 <= self.top_n <= 100, "recommender.top_n", "must be 1..100", self.top_n)
+        _check(
+            0 <= self.min_vote_average <= 10,
+            "recommender.min_vote_average",
+            "must be between 0 (off) and 10",
+            self.min_vote_average,
+        )
         _check(
             0 < self.primary_weight <= 1,
             "recommender.primary_weight",

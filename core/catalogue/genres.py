@@ -11,7 +11,8 @@ media-psychology research, and says which one each row uses:
 Nothing here is a clinical claim; like the colour table, it is a documented starting point.
 
 A mood's genres are the primary emotion's (the secondary emotions already shape the colours, and
-adding their genres would open most of the catalogue); every movie with at least one of them is a
+adding their genres would open most of the catalogue); every movie with at least one of them and
+none of the primary emotion's excluded genres (EXCLUDED_GENRES, each with its reason) is a
 candidate, and the poster colours rank the candidates.
 """
 
@@ -80,6 +81,58 @@ for _emotion, _rows in EMOTION_GENRES.items():
     for _genre, _ in _rows:
         assert _genre in TMDB_GENRES, f"{_emotion}: {_genre!r} is not a TMDB genre"
 
+# Genres a mood never gets, whatever its colours: a movie in one of them is left out even when it is
+# also in one of the mood's genres (a horror comedy is not a comedy for a sad viewer). The same two
+# strategies decide: mood management does not feed a bad mood more of itself nor break a good one,
+# and calming an anxious viewer means nothing threatening.
+EXCLUDED_GENRES: dict[str, tuple[tuple[str, str], ...]] = {
+    "happy": (
+        ("Horror", "dread and gore break a good mood rather than keep it (Zillmann)"),
+        ("War", "loss and atrocity are the opposite of the light fare good moods seek"),
+        ("Thriller", "sustained tension and threat cut into a cheerful mood"),
+    ),
+    "sad": (
+        ("Horror", "fear and gore on top of sadness: no poignancy, no repair"),
+        ("War", "grief and loss in bulk deepen a low mood instead of understanding it"),
+        ("Thriller", "menace rather than tenderness; bleak thrillers were the grim sad picks"),
+        ("Crime", "violence and cruelty are not the poignant, hopeful stories sad viewers seek"),
+    ),
+    "angry": (("Horror", "dread and cruelty feed anger instead of giving it a release"),),
+    "disgust": (
+        ("Horror", "gore and body horror add to the revulsion"),
+        ("War", "atrocity is moral disgust without resolution"),
+    ),
+    "fear": (
+        ("Horror", "an anxious viewer needs calming, not more fear (Zillmann: calm over-arousal)"),
+        ("Thriller", "menace and suspense that keep arousal high"),
+        ("Crime", "threat, violence and victims: nothing grim for fear"),
+        ("War", "mortal danger on screen keeps fear alive"),
+        ("Action", "violence and peril keep arousal up instead of soothing it"),
+        ("Western", "gunfights and bleak frontiers: grim rather than safe"),
+    ),
+    "surprise": (("Horror", "jump scares are shock and dread, not the curious, open surprise of the mood"),),
+    "neutral": (
+        ("Horror", "a calm, even mood is not a cue for fright (a slasher comedy is still a slasher)"),
+        ("Thriller", "tension upsets a calm, even keel"),
+        ("War", "violence and loss disturb a calm mood"),
+    ),
+}
+
+for _emotion, _rows in EXCLUDED_GENRES.items():
+    _included = {genre for genre, _ in EMOTION_GENRES[_emotion]}
+    for _genre, _ in _rows:
+        assert _genre in TMDB_GENRES, f"{_emotion}: {_genre!r} is not a TMDB genre"
+        assert _genre not in _included, f"{_emotion}: {_genre!r} is both included and excluded"
+
+
+def excluded_for(emotion: str) -> tuple[str, ...]:
+    return tuple(genre for genre, _ in EXCLUDED_GENRES[check_emotion(emotion)])
+
+
+def mood_excluded(emotion: EmotionResult) -> tuple[str, ...]:
+    """The genres no pick for the mood may have: the primary emotion's exclusions."""
+    return excluded_for(emotion.primary)
+
 
 def genres_for(emotion: str) -> tuple[str, ...]:
     return tuple(genre for genre, _ in EMOTION_GENRES[check_emotion(emotion)])
@@ -88,5 +141,3 @@ def genres_for(emotion: str) -> tuple[str, ...]:
 def mood_genres(emotion: EmotionResult) -> tuple[str, ...]:
     """The genres whose movies are candidates for the mood: the primary emotion's."""
     return genres_for(emotion.primary)
-
-

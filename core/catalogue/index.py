@@ -32,15 +32,18 @@ from typing import Any
 
 import numpy as np
 
+from core.catalogue.diversity import NEAR_DUPLICATE_DELTA_E, franchise_key
 from core.colour.ciede2000 import ciede2000, ciede2000_components
 from core.colour.space import lab_to_srgb, srgb_to_lab
 from core.values.results import MoodColour
 
 log = logging.getLogger(__name__)
 
-SIMILARITY_SCALE = 12.0  # ΔE00 at which a pair's similarity has fallen to 1/e
-SHORTLIST_MIN = 256  # the coarse pass keeps at least this many candidates for exact scoring ...
-SHORTLIST_PER_PICK = 32  # ... or this many per requested pick, whichever is more
+FULL_MATCH_DELTA_E = 6.0  # a poster colour this close to a mood colour counts fully as that colour ...
+NO_MATCH_DELTA_E = 12.0  # ... and from this far on not at all, with a linear ramp in between
+GATE_POWER = 2.0  # secondary colours count by (primary coverage / primary weight) ** this
+SHORTLIST_MIN = 512  # the coarse pass keeps at least this many candidates for exact scoring ...
+SHORTLIST_PER_PICK = 48  # ... or this many per requested pick, whichever is more
 MAX_PALETTE = 16
 BIN_BITS = 5  # per sRGB channel in the coarse pass: 32 levels, a cell is 8 levels wide
 
@@ -94,6 +97,9 @@ class PaletteBuilder:
         self._ids: list[np.ndarray] = []
         self._pops: list[np.ndarray] = []
         self._votes: list[np.ndarray] = []
+        self._vote_average: list[np.ndarray] = []
+        self.franchise_column: dict[str, int] = {}
+        self._franchise: list[np.ndarray] = []
         self._genre_cells: list[np.ndarray] = []  # (2, m): genre column, movie row
         self._rgb: list[np.ndarray] = []
         self._shares: list[np.ndarray] = []
@@ -103,6 +109,8 @@ class PaletteBuilder:
         ids: list[int] = []
         pops: list[float] = []
         votes: list[int] = []
+        averages: list[float] = []
+        franchises: list[int] = []
         cells: list[tuple[int, int]] = []
         palettes: list[list[tuple[tuple[int, int, int], float]]] = []
         for doc in docs:
@@ -115,6 +123,10 @@ class PaletteBuilder:
             ids.append(tmdb_id)
             pops.append(float(doc.get("popularity") or 0.0))
             votes.append(int(doc.get("vote_count") or 0))
+            averages.append(float(doc.get("vote_average") or 0.0))
+            title = doc.get("title") or doc.get("original_title")
+            key = franchise_key(title) if isinstance(title, str) and title.strip() else f"#{tmdb_id}"
+            franchises.append(self.franchise_column.setdefault(key, len(self.franchise_column)))
             for genre in doc.get("genres") or ():
                 if isinstance(genre, str):
                     cells.append((self.genre_column.setdefault(genre, len(self.genre_column)), row))
@@ -127,6 +139,8 @@ class PaletteBuilder:
         self._ids.append(np.array(ids, dtype=np.int64))
         self._pops.append(np.array(pops, dtype=np.float64))
         self._votes.append(np.array(votes, dtype=np.int64))
+        self._vote_average.append(np.array(averages, dtype=np.float32))
+        self._franchise.append(np.array(franchises, dtype=np.int64))
         self._genre_cells.append(np.array(cells, dtype=np.int64).reshape(-1, 2).T)
         self._rgb.append(
             np.array([[c for c, _ in p] for p in padded], dtype=np.uint8).reshape(len(ids), k, 3)
@@ -171,6 +185,8 @@ class PaletteBuilder:
             lab,
             np.ascontiguousarray(shares.T),
             self.skipped,
+            vote_average=joined(self._vote_average, np.float32),
+            franchise=joined(self._franchise, np.int64),
         )
 
 
@@ -188,6 +204,8 @@ class PaletteIndex:
         lab: np.ndarray,
         shares: np.ndarray,
         skipped: int = 0,
+        vote_average: np.ndarray | None = None,
+        franchise: np.ndarray | None = None,
     ) -> None:
         self.ids = ids  # (n,) int64
         self.popularity = popularity  # (n,) float64
@@ -198,6 +216,10 @@ class PaletteIndex:
         self.lab = lab  # (n, K, 3) float32
         self.shares = shares  # (K, n) float32, colour-major so a pass over movies reads contiguous rows
         self.skipped = skipped
+        n = int(ids.shape[0])
+        self.vote_average = np.zeros(n, dtype=np.float32) if vote_average is None else vote_average  # (n,)
+        # (n,) franchise number (core.catalogue.diversity.franchise_key of the title), for variety
+        self.franchise = np.arange(n, dtype=np.int64) if franchise is None else franchise
         bins = _bin_of(rgb).T  # (K, n)
         used = np.flatnonzero(np.bincount(bins.ravel(), minlength=1 << (3 * BIN_BITS)))
         remap = np.zeros(1 << (3 * BIN_BITS), dtype=np.uint16)
@@ -229,38 +251,51 @@ class PaletteIndex:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.ids, self.popularity, self.votes, self.genre_rows, self.rgb, self.lab, self.shares]
+        arrays = [self.ids, self.popularity, self.votes, self.vote_average, self.franchise, self.genre_rows]
+        arrays += [self.rgb, self.lab, self.shares]
         return sum(a.nbytes for a in arrays) + self.bin_pos.nbytes + sum(a.nbytes for a in self.bin_lab)
 
     # --- ranking ---------------------------------------------------------------------------------
 
-    def candidates(self, genres: Collection[str] | None) -> np.ndarray:
-        """Row numbers of the movies with at least one of the genres (all movies for None)."""
+    def candidates(
+        self, genres: Collection[str] | None, excluded: Collection[str] = (), min_vote_average: float = 0.0
+    ) -> np.ndarray:
+        """Row numbers of the movies with at least one of the genres (all movies for None), none of the
+        excluded genres (a movie in both is left out) and at least min_vote_average."""
+        keep: np.ndarray
         if genres is None:
-            return np.arange(len(self))
-        rows = [self.genres.index(g) for g in genres if g in self.genres]
-        if not rows:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(self.genre_rows[rows].any(axis=0))
+            keep = np.ones(len(self), dtype=bool)
+        else:
+            rows = [self.genres.index(g) for g in genres if g in self.genres]
+            if not rows:
+                return np.zeros(0, dtype=np.int64)
+            keep = np.asarray(self.genre_rows[rows].any(axis=0))
+        dropped = [self.genres.index(g) for g in excluded if g in self.genres]
+        if dropped:
+            keep &= ~self.genre_rows[dropped].any(axis=0)
+        if min_vote_average > 0:
+            keep &= self.vote_average >= min_vote_average
+        return np.flatnonzero(keep)
 
     def coarse_scores(self, colours: Sequence[MoodColour], rows: np.ndarray) -> np.ndarray:
         """Approximate 0-1 scores of the given rows, with poster colours snapped to their sRGB cells."""
         mood = np.array([c.lab for c in colours], dtype=np.float32)
         weights = _weights(colours).astype(np.float32)
+        primary = _primary(colours)
         L, a, b = self.bin_lab
-        sim = ciede2000_components(L, a, b, mood[:, 0:1], mood[:, 1:2], mood[:, 2:3])  # (M, U)
-        sim *= np.float32(-1 / SIMILARITY_SCALE)
-        np.exp(sim, out=sim)
+        delta_e = ciede2000_components(L, a, b, mood[:, 0:1], mood[:, 1:2], mood[:, 2:3])  # (M, U)
+        nearest = delta_e.argmin(axis=0)  # each cell counts for its nearest mood colour only
+        sim = _similarity(delta_e.min(axis=0))  # (U,)
         pos = self.bin_pos[:, rows]
         shares = self.shares[:, rows]
-        score = np.zeros(rows.shape[0], dtype=np.float32)
+        met = np.zeros((2, rows.shape[0]), dtype=np.float32)  # primary, secondary coverage
         for m, w in enumerate(weights):  # a handful of mood colours, each a vectorised pass
-            pair = sim[m].take(pos)
-            pair *= np.minimum(shares, w)
+            pair = np.where(nearest == m, sim, np.float32(0)).take(pos)
+            pair *= shares
             cover = pair.sum(axis=0)
             np.minimum(cover, w, out=cover)
-            score += cover
-        return score
+            met[0 if primary[m] else 1] += cover
+        return met[0] + met[1] * _gate(met[0], float(weights[primary].sum()))
 
     def exact_scores(
         self, colours: Sequence[MoodColour], rows: np.ndarray
@@ -268,14 +303,22 @@ class PaletteIndex:
         """Exact 0-100 scores of the rows, with each pair's points (n, K, M) and ΔE00 (n, K, M)."""
         mood = np.array([c.lab for c in colours], dtype=np.float64)
         weights = _weights(colours)
+        primary = _primary(colours)
         delta_e = ciede2000(self.lab[rows].astype(np.float64)[:, :, None, :], mood[None, None, :, :])
-        pair = np.exp(-delta_e / SIMILARITY_SCALE) * np.minimum(self.shares[:, rows].T[:, :, None], weights)
+        nearest = delta_e.argmin(axis=2)  # (n, K): each poster colour counts for its nearest mood colour
+        sim = _similarity(delta_e.min(axis=2))
+        shares = self.shares[:, rows].T  # (n, K)
+        pair = (np.arange(len(colours)) == nearest[:, :, None]) * (sim * shares)[:, :, None]  # (n, K, M)
         cover = pair.sum(axis=1)  # (n, M)
         capped = np.minimum(cover, weights)
-        # Each pair's points: its part of its mood colour's capped coverage, scaled to 0-100.
+        met = capped[:, primary].sum(axis=1)
+        gate = _gate(met, float(weights[primary].sum()))
+        # Each pair's points: its part of its mood colour's capped coverage (times the gate for a
+        # secondary colour), scaled to 0-100; a movie's points add up to its score.
         scale = np.divide(capped, cover, out=np.zeros_like(cover), where=cover > 0)
+        scale[:, ~primary] *= gate[:, None]
         points = 100 * pair * scale[:, None, :]
-        return 100 * capped.sum(axis=1), points, delta_e
+        return 100 * (met + capped[:, ~primary].sum(axis=1) * gate), points, delta_e
 
     def rank(
         self,
@@ -283,13 +326,22 @@ class PaletteIndex:
         genres: Collection[str] | None,
         top_n: int = 10,
         exhaustive: bool = False,
+        *,
+        excluded: Collection[str] = (),
+        min_vote_average: float = 0.0,
+        diverse: bool = True,
     ) -> list[Ranked]:
-        """The top_n movies in the genres for the mood colours, best first (see the module docstring)."""
+        """The top_n movies in the genres for the mood colours, best first (see the module docstring).
+
+        With `diverse`, a movie of a franchise already picked, or whose palette nearly duplicates a
+        pick's (core.catalogue.diversity), is passed over for the next one; only if the shortlist runs
+        out are the passed-over movies used, best first, to fill the list.
+        """
         if top_n < 1:
             raise ValueError(f"top_n must be at least 1 (got {top_n})")
         if not colours:
             raise ValueError("no mood colours to rank by")
-        rows = self.candidates(genres)
+        rows = self.candidates(genres, excluded, min_vote_average)
         if rows.size == 0:
             return []
         shortlist = max(SHORTLIST_MIN, SHORTLIST_PER_PICK * top_n)
@@ -298,9 +350,10 @@ class PaletteIndex:
             rows = rows[np.argpartition(-coarse, shortlist - 1)[:shortlist]]
         scores, points, delta_e = self.exact_scores(colours, rows)
         shown = np.round(scores, 1)
-        order = np.lexsort((self.ids[rows], -self.votes[rows], -self.popularity[rows], -shown))[:top_n]
+        order = np.lexsort((self.ids[rows], -self.votes[rows], -self.popularity[rows], -shown))
+        chosen = self._varied(rows, order, top_n) if diverse else order[:top_n].tolist()
         out = []
-        for i in order:
+        for i in chosen:
             row = int(rows[i])
             out.append(
                 Ranked(
@@ -318,12 +371,62 @@ class PaletteIndex:
             )
         return out
 
+    def _varied(self, rows: np.ndarray, order: np.ndarray, top_n: int) -> list[int]:
+        """Positions (into rows) of the first top_n in `order` with no franchise twice and no palette
+        within NEAR_DUPLICATE_DELTA_E of one already chosen; passed-over ones fill up a short list."""
+        chosen: list[int] = []  # places in `order`
+        passed: list[int] = []
+        franchises: set[int] = set()
+        window = top_n + 4  # palette distances are computed for this many more at a time, in one pass
+        for start in range(0, order.size, window):
+            near = self._near_duplicates(rows[order[: start + window]])  # a prefix: places stay put
+            for j in range(start, min(start + window, order.size)):
+                franchise = int(self.franchise[rows[order[j]]])
+                if franchise in franchises or bool(near[j, chosen].any()):
+                    passed.append(j)
+                    continue
+                chosen.append(j)
+                franchises.add(franchise)
+                if len(chosen) == top_n:
+                    return order[chosen].tolist()
+        return order[chosen + passed[: top_n - len(chosen)]].tolist()
+
+    def _near_duplicates(self, rows: np.ndarray) -> np.ndarray:
+        """(b, b) whether two rows' palettes are within NEAR_DUPLICATE_DELTA_E of each other (see
+        core.catalogue.diversity.palette_distance, here for many palettes at once)."""
+        shares = self.shares[:, rows].T  # (b, K)
+        real = shares > 0
+        lab = self.lab[rows]  # float32: a hundredth of a ΔE00 does not matter here
+        gaps = ciede2000(lab[:, None, :, None, :], lab[None, :, None, :, :])  # (b, b, K, K)
+        gaps = np.where(real[:, None, :, None] & real[None, :, None, :], gaps, np.float32(np.inf))
+        mine = (shares[:, None, :] * np.where(real[:, None, :], gaps.min(axis=3), np.float32(0))).sum(axis=2)
+        return 0.5 * (mine + mine.T) < NEAR_DUPLICATE_DELTA_E
+
 
 def _weights(colours: Sequence[MoodColour]) -> np.ndarray:
     w = np.array([c.weight for c in colours], dtype=np.float64)
     if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise ValueError("mood colour weights must be non-negative and sum to more than 0")
     return w / w.sum()
+
+
+def _primary(colours: Sequence[MoodColour]) -> np.ndarray:
+    """Which colours are the primary emotion's: the first colour's emotion is the mood's primary."""
+    return np.array([c.emotion == colours[0].emotion for c in colours], dtype=bool)
+
+
+def _similarity(delta_e: np.ndarray) -> np.ndarray:
+    """1 up to FULL_MATCH_DELTA_E, falling linearly to 0 at NO_MATCH_DELTA_E and beyond (same dtype)."""
+    span = NO_MATCH_DELTA_E - FULL_MATCH_DELTA_E
+    sim = (NO_MATCH_DELTA_E - delta_e) / delta_e.dtype.type(span)
+    return np.clip(sim, 0, 1, out=sim)
+
+
+def _gate(met: np.ndarray, primary_weight: float) -> np.ndarray:
+    """How much the secondary colours may count: (primary coverage / primary weight) ** GATE_POWER."""
+    if primary_weight <= 0:
+        return np.ones_like(met)
+    return (met / met.dtype.type(primary_weight)) ** GATE_POWER
 
 
 def _matches(points: np.ndarray, delta_e: np.ndarray, shares: np.ndarray) -> tuple[ColourMatch, ...]:
@@ -338,6 +441,8 @@ def _matches(points: np.ndarray, delta_e: np.ndarray, shares: np.ndarray) -> tup
     used_p: set[int] = set()
     for flat in order:
         p, m = divmod(flat, m_count)
+        if flat_points[flat] <= 0:
+            break  # sorted: the rest have no points either
         if share_list[p] <= 0 or m in used_m or p in used_p:
             continue
         used_m.add(m)

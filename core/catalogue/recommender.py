@@ -8,9 +8,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.catalogue.genres import mood_genres
-from core.catalogue.movies import catalogue_version
+from core.catalogue.genres import mood_excluded, mood_genres
 from core.catalogue.index import PaletteBuilder, PaletteIndex, Ranked
+from core.catalogue.movies import catalogue_version
 from core.colour.psychology import mood_colours
 from core.config import RecommenderSettings
 from core.present.reasons import _hex, reason_text
@@ -21,7 +21,17 @@ log = logging.getLogger(__name__)
 
 POSTER_IMAGE_BASE = "https://image.tmdb.org/t/p/w342"
 TMDB_MOVIE_URL = "https://www.themoviedb.org/movie/{}"
-_INDEX_FIELDS = {"_id": 0, "tmdb_id": 1, "genres": 1, "popularity": 1, "vote_count": 1, "palette": 1}
+_INDEX_FIELDS = {
+    "_id": 0,
+    "tmdb_id": 1,
+    "title": 1,
+    "original_title": 1,
+    "genres": 1,
+    "popularity": 1,
+    "vote_count": 1,
+    "vote_average": 1,
+    "palette": 1,
+}
 _DISPLAY_FIELDS = {"_id": 0, "overview": 0, "watcha.reviews": 0, "watcha.stills": 0, "watcha.trailers": 0}
 
 
@@ -53,6 +63,23 @@ def recommendation(doc: Mapping[str, Any], ranked: Ranked, colours: Sequence[Moo
         watcha_url=watcha_url if isinstance(watcha_url, str) and watcha_url else None,
         palette=tuple(_hex(rgb) for rgb in ranked.poster_rgb),
     )
+
+
+def rank_mood(
+    index: PaletteIndex, emotion: EmotionResult, settings: RecommenderSettings, top_n: int
+) -> tuple[tuple[MoodColour, ...], list[Ranked]]:
+    """The mood's colours and its top_n ranked movies: the primary emotion's genres minus its excluded
+    ones, the vote-average floor, and one movie per franchise or poster look. The recommender and the
+    quality benchmark both rank through here."""
+    colours = mood_colours(emotion, settings.primary_weight)
+    ranked = index.rank(
+        colours,
+        mood_genres(emotion),
+        top_n,
+        excluded=mood_excluded(emotion),
+        min_vote_average=settings.min_vote_average,
+    )
+    return colours, ranked
 
 
 class Recommender:
@@ -92,11 +119,10 @@ class Recommender:
         n = self.settings.top_n if top_n is None else top_n
         if not 1 <= n <= 100:
             raise ValueError(f"top_n must be between 1 and 100 (got {n})")
-        colours = mood_colours(emotion, self.settings.primary_weight)
         await self.refresh()
         index = self.index
         assert index is not None
-        ranked = await asyncio.to_thread(index.rank, colours, mood_genres(emotion), n)
+        colours, ranked = await asyncio.to_thread(rank_mood, index, emotion, self.settings, n)
         if not ranked:
             return colours, []
         ids = [r.tmdb_id for r in ranked]

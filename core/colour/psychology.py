@@ -30,7 +30,8 @@ and lightness moves 60% of the way towards a pale L* = 78 at strength 0).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +43,13 @@ from core.values.results import EmotionResult, MoodColour
 
 DEFAULT_PRIMARY_STRENGTH = 1.0
 DEFAULT_SECONDARY_STRENGTH = 0.5  # the same as a declared mood from the webcam page's fallback
+# Intensity: a weaker feeling moves its colour along the path towards a pale, soft version of the same
+# hue (lightness towards L* = 78, chroma down to 35%), but only by up to SOFTEN_DELTA_E at strength 0,
+# so the colour stays recognisably itself (under the ΔE00 10 at which the quality benchmark and the
+# recommender still count two colours as the same one).
 PALE_LIGHTNESS = 78.0
-LIGHTNESS_PULL = 0.6
 MIN_CHROMA_SCALE = 0.35
+SOFTEN_DELTA_E = 8.0
 DUPLICATE_DELTA_E = 6.0  # a secondary colour this close to one already chosen is replaced by its next one
 
 # Who says so, for the evidence column.
@@ -147,14 +152,14 @@ _BASIC_NAMES = tuple(BASIC_COLOURS)
 _BASIC_LAB = srgb_to_lab([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h, _ in BASIC_COLOURS.values()])
 
 
-def basic_colour_name(lab: Sequence[float], locale: str = "en") -> str:
+def basic_colour_name(lab: Sequence[float] | np.ndarray, locale: str = "en") -> str:
     """The nearest plain colour name (by ΔE00) for a CIELAB colour."""
     name = _BASIC_NAMES[int(np.argmin(ciede2000(_BASIC_LAB, np.asarray(lab, dtype=np.float64))))]
     return BASIC_COLOURS[name][1] if locale == "ko" else name
 
 
 def colour_name(colour: MoodColour, locale: str = "en") -> str:
-    """A mood colour's name in the UI language (the table's Korean name for "ko")."""
+    """A mood colour's name in the UI language (its Korean name for "ko")."""
     if locale == "ko":
         if colour.name_ko:
             return colour.name_ko
@@ -164,6 +169,25 @@ def colour_name(colour: MoodColour, locale: str = "en") -> str:
     return colour.name
 
 
+@functools.cache
+def _names_lab(emotion: str) -> np.ndarray:
+    """CIELAB of the emotion's table colours followed by the plain colours, for naming."""
+    return np.concatenate([srgb_to_lab([e.rgb for e in EMOTION_PALETTES[emotion]]), _BASIC_LAB])
+
+
+def shown_colour_name(emotion: str, lab: Sequence[float] | np.ndarray) -> tuple[str, str]:
+    """(English, Korean) name of the colour as shown: the nearest by ΔE00 among the emotion's table
+    colours and the plain colour names, so a softened "vivid magenta" that now looks pink says so.
+    The table's own colours come first, so at full strength a colour keeps the table's name."""
+    entries = EMOTION_PALETTES[check_emotion(emotion)]
+    gaps = ciede2000(_names_lab(emotion), np.asarray(lab, dtype=np.float64))
+    best = int(np.argmin(gaps))
+    if best < len(entries):
+        return entries[best].name, entries[best].name_ko
+    name = _BASIC_NAMES[best - len(entries)]
+    return name, BASIC_COLOURS[name][1]
+
+
 def _check_strength(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0 or value != value:
@@ -171,21 +195,45 @@ def _check_strength(name: str, value: float) -> float:
     return value
 
 
+Intensity = Callable[[tuple[int, int, int], float], tuple[tuple[int, int, int], tuple[float, float, float]]]
+
+
+def _softened(lab: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Points t (n,) along the path from a colour to its pale, soft version (same hue angle), (n, 3)."""
+    chroma_scale = 1 - t * (1 - MIN_CHROMA_SCALE)
+    return np.stack(
+        [lab[0] + t * (PALE_LIGHTNESS - lab[0]), lab[1] * chroma_scale, lab[2] * chroma_scale], -1
+    )
+
+
+_PATH_STEPS = np.linspace(0.0, 1.0, 513)
+
+
+@functools.cache
+def _path(rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The colour's softening path sampled finely, and each point's ΔE00 from the colour (rising)."""
+    lab = srgb_to_lab(rgb)
+    points = _softened(lab, _PATH_STEPS)
+    return points, np.maximum.accumulate(ciede2000(points, lab))
+
+
 def intensify(
     rgb: tuple[int, int, int], strength: float
 ) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
-    """The colour at an emotion's strength: full strength keeps it, weaker is paler and less saturated.
+    """The colour at an emotion's strength: full strength keeps it; weaker is a little lighter and
+    softer, with the same hue angle, at ΔE00 (1 − strength) × SOFTEN_DELTA_E from the table colour
+    (or at the end of the path, for colours already pale and soft).
 
     Returns sRGB and its CIELAB (recomputed from the gamut-clipped sRGB, so the two always agree).
     """
     s = _check_strength("colour", strength)
-    lab = srgb_to_lab(rgb)
-    lightness = lab[0] + (1 - s) * LIGHTNESS_PULL * (PALE_LIGHTNESS - lab[0])
-    chroma_scale = MIN_CHROMA_SCALE + (1 - MIN_CHROMA_SCALE) * s
-    out = lab_to_srgb([lightness, lab[1] * chroma_scale, lab[2] * chroma_scale])
-    rgb_out = (int(out[0]), int(out[1]), int(out[2]))
-    lab_out = srgb_to_lab(rgb_out)
-    return rgb_out, (round(float(lab_out[0]), 3), round(float(lab_out[1]), 3), round(float(lab_out[2]), 3))
+    if s < 1:
+        points, gaps = _path((int(rgb[0]), int(rgb[1]), int(rgb[2])))
+        t = float(np.interp((1 - s) * SOFTEN_DELTA_E, gaps, _PATH_STEPS))
+        out = lab_to_srgb(_softened(points[0], np.array([t]))[0])
+        rgb = (int(out[0]), int(out[1]), int(out[2]))
+    lab_out = srgb_to_lab(rgb)
+    return rgb, (round(float(lab_out[0]), 3), round(float(lab_out[1]), 3), round(float(lab_out[2]), 3))
 
 
 def _strength(emotion: EmotionResult, name: str, default: float) -> float:
@@ -193,10 +241,21 @@ def _strength(emotion: EmotionResult, name: str, default: float) -> float:
     return default if value is None else _check_strength(name, value)
 
 
-def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[MoodColour, ...]:
+def _colour(
+    emotion: str, rgb: tuple[int, int, int], lab: tuple[float, float, float], weight: float
+) -> MoodColour:
+    name, name_ko = shown_colour_name(emotion, lab)
+    return MoodColour(emotion, name, rgb, lab, weight, name_ko)
+
+
+def mood_colours(
+    emotion: EmotionResult, primary_weight: float = 0.6, *, intensity: Intensity = intensify
+) -> tuple[MoodColour, ...]:
     """The mood's colours with weights summing to 1: the primary's three, then one per secondary.
 
-    `primary_weight` must exceed 1/3 so the primary emotion outweighs each secondary one.
+    `primary_weight` must exceed 1/3 so the primary emotion outweighs each secondary one. Each colour
+    is named after the colour shown (see shown_colour_name). `intensity` turns a table colour and a
+    strength into the colour shown (the quality benchmark passes the earlier rule to compare).
     """
     if not 1 / 3 < primary_weight <= 1:
         raise ValueError(
@@ -208,8 +267,8 @@ def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[M
     out: list[MoodColour] = []
     strength = _strength(emotion, primary, DEFAULT_PRIMARY_STRENGTH)
     for entry in EMOTION_PALETTES[primary]:
-        rgb, lab = intensify(entry.rgb, strength)
-        out.append(MoodColour(primary, entry.name, rgb, lab, primary_weight * entry.share, entry.name_ko))
+        rgb, lab = intensity(entry.rgb, strength)
+        out.append(_colour(primary, rgb, lab, primary_weight * entry.share))
     each = (1 - primary_weight) / len(secondary) if secondary else 0.0
     for name in secondary:
         if each <= 0:
@@ -217,7 +276,7 @@ def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[M
         strength = _strength(emotion, name, DEFAULT_SECONDARY_STRENGTH)
         chosen = None
         for entry in EMOTION_PALETTES[name]:
-            rgb, lab = intensify(entry.rgb, strength)
+            rgb, lab = intensity(entry.rgb, strength)
             taken = np.array([c.lab for c in out])
             if chosen is None:
                 chosen = (entry, rgb, lab)  # fallback if every colour repeats one already chosen
@@ -226,7 +285,7 @@ def mood_colours(emotion: EmotionResult, primary_weight: float = 0.6) -> tuple[M
                 break
         assert chosen is not None
         entry, rgb, lab = chosen
-        out.append(MoodColour(name, entry.name, rgb, lab, each, entry.name_ko))
+        out.append(_colour(name, rgb, lab, each))
     total = sum(c.weight for c in out)
     return tuple(dataclasses.replace(c, weight=round(c.weight / total, 6)) for c in out)
 

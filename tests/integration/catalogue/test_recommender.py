@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.catalogue.genres import EMOTION_GENRES, TMDB_GENRES, genres_for, mood_genres
+from core.catalogue.genres import EMOTION_GENRES, TMDB_GENRES, excluded_for, genres_for, mood_genres
 from core.catalogue.index import SHORTLIST_MIN, PaletteIndex, Ranked
 from core.catalogue.movies import set_movie_fields, upsert_movies
 from core.catalogue.recommender import Recommender
@@ -124,14 +124,16 @@ async def test_only_movies_in_the_moods_genres(store: Store, settings: Settings)
         [
             _movie(1, exact, ["Horror"], popularity=99.0),  # perfect colours, wrong genre
             _movie(2, exact, ["War", "Drama"], popularity=98.0),
-            _movie(3, [((90, 90, 90), 1.0)], ["Comedy", "Horror"]),
+            _movie(3, [((90, 90, 90), 1.0)], ["Comedy"]),
             _movie(4, [((20, 20, 200), 0.7), ((250, 250, 250), 0.3)], ["Music"]),
+            _movie(5, exact, ["Comedy", "Horror"], popularity=97.0),  # in a genre happy excludes
         ],
     )
     _, picks = await Recommender(store, settings.recommender).recommend(HAPPY, top_n=10)
     assert {p.tmdb_id for p in picks} == {3, 4}
     allowed = set(genres_for("happy"))
     assert all(allowed & set(p.genres) for p in picks)
+    assert not any(set(excluded_for("happy")) & set(p.genres) for p in picks)
 
 
 async def test_equal_scores_break_ties_by_popularity_then_votes(store: Store, settings: Settings) -> None:
