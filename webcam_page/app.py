@@ -31,7 +31,7 @@ from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from webcam_page.limits import AddressLimiter
 from webcam_page.pages import locale_of, refusal, words_js
-from webcam_page.security import body_deadline, origin_allowed, security_headers
+from webcam_page.security import ServerLog, body_deadline, origin_allowed, security_headers
 from webcam_page.session_socket import SessionSocket, result_payload
 
 log = logging.getLogger(__name__)
@@ -290,9 +290,10 @@ def runner_options(settings: Settings) -> dict[str, Any]:
 
     No access log: links carry tokens. The keep-alive timeout is also the deadline for a request's
     headers (aiohttp closes a connection that has not sent a whole request by then): slow clients
-    are closed after server.request_timeout seconds.
+    are closed after server.request_timeout seconds. Malformed requests are logged without a
+    traceback (ServerLog).
     """
-    return {"access_log": None, "keepalive_timeout": settings.server.request_timeout}
+    return {"access_log": None, "keepalive_timeout": settings.server.request_timeout, "logger": ServerLog()}
 
 
 def create_app(services: Services) -> web.Application:

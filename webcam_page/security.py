@@ -5,12 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger(__name__)
+
+
+class ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp.server's log for web.AppRunner(logger=...), except that a request too malformed to
+    parse (the client's fault: 4xx) is one INFO line without a traceback. aiohttp logs those with
+    the full traceback, so any stranger could fill the log with them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 0) < 500:
+            self.info("%s: %s", str(msg) % args, exc_info.message or exc_info.code)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)
+
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 

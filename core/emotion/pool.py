@@ -111,6 +111,9 @@ class AnalysisPool:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        # A session that closed no longer awaits its frames: their outcome (a drop, a bad frame)
+        # must not be logged as "Future exception was never retrieved".
+        future.add_done_callback(_retrieved)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the analysis pool is closed")
@@ -222,6 +225,11 @@ class AnalysisPool:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _resolve(future: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:

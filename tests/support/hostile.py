@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import cv2
 import numpy as np
 
@@ -31,8 +33,6 @@ def hidden_sof_jpeg(width: int, height: int) -> bytes:
 async def raw_http(port: int, request: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
     """Send raw bytes as an HTTP/1.1 request to 127.0.0.1 (no client library to clean them up) and
     return (status, body) of the answer; the request should carry `Connection: close`."""
-    import asyncio
-
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
