@@ -167,17 +167,21 @@ class RecommenderSettings:
         )
 
 
+# Where a chat result goes: privately to the person who asked (with a Share button), as a direct
+# message, or publicly in the channel where the command was used.
+DELIVER_MODES = ("private", "dm", "channel")
+DELIVER_RULE = "must be 'private', 'dm' or 'channel'"
+
+
 @dataclass(frozen=True)
 class DiscordSettings:
     guild_ids: tuple[int, ...] = ()
-    deliver: str = "channel"
+    deliver: str = "private"
     carousel_timeout: float = 900.0
     token: str = ""  # DISCORD_TOKEN
 
     def __post_init__(self) -> None:
-        _check(
-            self.deliver in ("channel", "dm"), "discord.deliver", "must be 'channel' or 'dm'", self.deliver
-        )
+        _check(self.deliver in DELIVER_MODES, "discord.deliver", DELIVER_RULE, self.deliver)
         _check(
             self.carousel_timeout > 0, "discord.carousel_timeout", "must be positive", self.carousel_timeout
         )
@@ -188,6 +192,7 @@ class MattermostSettings:
     scheme: str = "https"
     port: int = 443
     locale: str = "en"
+    deliver: str = "private"
     deliver_retry_seconds: float = 30.0
     url: str = ""  # MATTERMOST_URL (host name, or a full URL)
     token: str = ""  # MATTERMOST_TOKEN: the bot account's access token
@@ -196,6 +201,7 @@ class MattermostSettings:
     def __post_init__(self) -> None:
         _check(self.scheme in ("http", "https"), "mattermost.scheme", "must be http or https", self.scheme)
         _check(self.locale in ("en", "ko"), "mattermost.locale", "must be 'en' or 'ko'", self.locale)
+        _check(self.deliver in DELIVER_MODES, "mattermost.deliver", DELIVER_RULE, self.deliver)
         _check(1 <= self.port <= 65535, "mattermost.port", "must be between 1 and 65535", self.port)
         _check(
             self.deliver_retry_seconds > 0,

@@ -26,7 +26,7 @@ from core.emotion.pool import FrameDropped
 from core.emotion.stats import TooFewFaces, declared_result
 from core.mood import emotion_from_frames, mood_result, stats_config
 from core.present.summary import summaries
-from core.present.words import genre_name
+from core.present.words import genre_name, say
 from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
@@ -347,7 +347,7 @@ class SessionSocket:
             )
             return
         try:
-            sent_to_chat = await sessions.complete(self.session_id, result)
+            delivery = await sessions.complete(self.session_id, result)
         except SessionError as exc:
             await self._ended_elsewhere(exc)
             return
@@ -359,7 +359,14 @@ class SessionSocket:
             {
                 "type": "result",
                 "platform": self.origin.platform,
-                "delivered": sent_to_chat,
+                "delivered": bool(delivery),
+                # delivered | pending (the outbox keeps trying) | undeliverable (every way refused)
+                "delivery": delivery.state,
+                "delivery_note": (
+                    say(self.origin.locale, "page.undeliverable")
+                    if delivery.state == "undeliverable"
+                    else None
+                ),
                 **result_payload(self.posters_dir, result),
             }
         )

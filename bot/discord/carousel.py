@@ -1,9 +1,11 @@
-"""The movie carousel: ◀ page ▶ buttons, a jump select and link buttons under the result message.
+"""The movie carousel: ◀ page ▶ buttons, a jump select and link buttons under the result message,
+and the **Share with the channel** button under a private result.
 
 The carousel keeps no state in the process: every button's `custom_id` says which session, whose
 carousel and which page it leads to (`moodreel:{session}:{owner}:p{page}`), and discord.py's
 `DynamicItem` turns any click that matches back into a page turn, before or after a restart alike.
-Only the owner can turn the pages; anyone else gets a private hint. The bot disables the buttons
+The share button is `moodreel:{session}:{owner}:share` in the same way. Only the owner can turn the
+pages or share; anyone else gets a private hint. The bot disables the buttons of a public carousel
 after `discord.carousel_timeout` seconds without a page turn (the link buttons stay usable).
 """
 
@@ -29,9 +31,12 @@ _ID = r"moodreel:(?P<session>[A-Za-z0-9_-]{22}):(?P<owner>[0-9]{1,20})"
 
 
 class PageTurner(Protocol):
-    """What a click needs from the bot: turn `session`'s carousel on this message to `page`."""
+    """What a click needs from the bot: turn `session`'s carousel on this message to `page`, or share
+    the result with the channel."""
 
     async def turn_page(self, interaction: discord.Interaction[Any], session_id: str, page: int) -> None: ...
+
+    async def share_result(self, interaction: discord.Interaction[Any], session_id: str) -> None: ...
 
 
 def _custom_id(result: MoodResult, tail: str) -> str:
@@ -99,6 +104,56 @@ class JumpSelect(discord.ui.DynamicItem["Select[Any]"], template=_ID + r":jump")
         except ValueError:
             page = 0
         await _turn(interaction, self.session_id, page)
+
+
+class ShareButton(discord.ui.DynamicItem["Button[Any]"], template=_ID + r":share"):
+    """**Share with the channel** under a private result: the public version, with the owner's consent."""
+
+    def __init__(self, session_id: str, owner: int, item: Button[Any]) -> None:
+        super().__init__(item)
+        self.session_id, self.owner = session_id, owner
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ShareButton:
+        assert isinstance(item, discord.ui.Button)
+        return cls(match["session"], int(match["owner"]), item)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return await _owner_only(interaction, self.owner)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: PageTurner = interaction.client  # only MoodReelBot registers these items
+        await client.share_result(interaction, self.session_id)
+
+
+SHARE_OFFER, SHARE_DONE = "offer", "done"
+
+
+def share_button(result: MoodResult, lang: str, state: str) -> ShareButton:
+    """The share button: offered (green), or done (greyed out, "Shared")."""
+    done = state == SHARE_DONE
+    item: Button[Any] = discord.ui.Button(
+        label=say(lang, "discord.shared_button" if done else "discord.share_button"),
+        emoji="📣",
+        style=discord.ButtonStyle.secondary if done else discord.ButtonStyle.success,
+        custom_id=_custom_id(result, "share"),
+        disabled=done,
+        row=3,
+    )
+    return ShareButton(result.session_id, int(result.origin.get("user_id") or 0), item)
+
+
+def result_view(
+    result: MoodResult, lang: str, page: int, *, disabled: bool = False, share: str | None = None
+) -> discord.ui.View | None:
+    """The carousel (when there are picks) and, under a private result, the share button."""
+    view = carousel_view(result, lang, page, disabled=disabled) if result.recommendations else None
+    if share is not None:
+        view = view or discord.ui.View(timeout=None)
+        view.add_item(share_button(result, lang, share))
+    return view
 
 
 def carousel_view(result: MoodResult, lang: str, page: int, *, disabled: bool = False) -> discord.ui.View:

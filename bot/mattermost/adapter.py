@@ -3,12 +3,13 @@
 Routes on MoodReel's aiohttp app:
 - POST /mattermost/command: Mattermost's custom slash command (form fields token, team_id, ...,
   text). Answers at once with an ephemeral JSON reply holding the private session link.
-- POST /mattermost/actions: the ◀ ▶ buttons' integration URL (Mattermost's JSON action request).
-  Answers {"update": post} with the neighbouring movie; a context with a bad signature gets 403.
+- POST /mattermost/actions: the buttons' integration URL (Mattermost's JSON action request). ◀ ▶
+  answer {"update": post} with the neighbouring movie; **Share with the channel** posts the public
+  version (through the outbox) and says how it went. Every answer to a real action request is HTTP
+  200, errors included: Mattermost shows `ephemeral_text` only then ("Action failed" otherwise).
 
-Results reach `deliver` through SessionService's hook for "mattermost": the mood card PNG is uploaded
-and a channel post made with the summary and the carousel. While Mattermost is unreachable the hook
-raises, the session stays undelivered, and a background task retries every deliver_retry_seconds.
+Results, failure and expiry notes reach Mattermost only through the delivery outbox: its worker runs
+while the app does, and bot.mattermost.delivery holds the courier (targets, idempotent posts).
 """
 
 from __future__ import annotations
@@ -28,20 +29,19 @@ from pymongo.errors import PyMongoError
 
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.command_text import CommandTextError, parse_command_text
+from bot.mattermost.delivery import MattermostCourier, in_direct_channel
 from bot.mattermost.messages import (
     ACTIONS_PATH,
-    failure_text,
     help_text,
     link_text,
     result_post,
     unknown_word_text,
 )
-from bot.mattermost.signing import BadContext, ContextSigner
+from bot.mattermost.signing import BadContext, ContextSigner, ShareContext
 from core import safe_json
 from core.config import Settings
 from core.present.locale import locale_of
 from core.present.words import say
-from core.sessions.errors import SessionError
 from core.sessions.origin import SessionOrigin
 from core.sessions.service import SessionService
 from core.values.results import MoodResult, Recommendation
@@ -54,9 +54,7 @@ COMMAND_PATH = "/mattermost/command"
 DEFAULT_COMMAND = "/moodreel"
 LOCALE_LOOKUP_SECONDS = 1.0  # the slash reply must reach Mattermost within 3 s
 LOCALE_CACHE_SECONDS = 3600.0
-# Mattermost answers these when the request itself is wrong (channel gone, bot not a member...):
-# retrying cannot help, so such a result is set aside until MoodReel restarts.
-PERMANENT_STATUS = frozenset({400, 403, 404, 413})
+SHARE_WAIT_SECONDS = 8.0  # a Share click waits this long for the post (Mattermost waits up to 30 s)
 MAX_ACTION_DEPTH = 16  # an action request nests 3 levels deep; deeper JSON is refused unparsed
 
 
@@ -99,12 +97,7 @@ class MattermostAdapter:
         posters = settings.resolve(settings.catalogue.posters_dir) if settings.catalogue.posters_dir else None
         self._posters = posters if posters is not None and posters.is_dir() else None
         self._locales: dict[str, tuple[str, float]] = {}
-        self._in_flight: set[str] = set()
-        # Posted by this process but maybe not yet marked delivered (SessionService marks it after the
-        # hook returns): the retry pass must not post those again.
-        self._posted: set[str] = set()
-        self._set_aside: set[str] = set()
-        self._down_logged = False
+        self.courier = MattermostCourier(self)
 
     # --- slash command --------------------------------------------------------------------------
 
@@ -152,7 +145,7 @@ class MattermostAdapter:
             user_name=fields.get("user_name", ""),
             locale=locale,
             declared_feeling=parsed.feeling,
-            extra={k: fields[k] for k in EXTRA_FIELDS if fields.get(k)},
+            extra={"deliver": self.mm.deliver, **{k: fields[k] for k in EXTRA_FIELDS if fields.get(k)}},
         )
         try:
             link = await self.sessions.create(origin)
@@ -165,7 +158,7 @@ class MattermostAdapter:
         text = link_text(
             link.url,
             self.settings.sessions.link_ttl_minutes,
-            fields.get("channel_name", ""),
+            self.mm.deliver,
             link.replaced,
             parsed.feeling,
             locale,
@@ -206,11 +199,15 @@ class MattermostAdapter:
             return json_response({"ephemeral_text": "The request body is not JSON."}, 400)
         if not isinstance(body, dict):
             return json_response({"ephemeral_text": "The request body is not a JSON object."}, 400)
+        # From here on every answer is 200: Mattermost shows ephemeral_text only on 200.
+        context = body.get("context")
         try:
-            page = self.signer.verify(body.get("context"))
+            if self.signer.is_share(context):
+                return await self._share_click(body, self.signer.verify_share(context))
+            page = self.signer.verify(context)
         except BadContext as exc:
             log.warning("Mattermost button with a bad context refused (%s) from %s", exc, request.remote)
-            return json_response({"ephemeral_text": say("en", "mattermost.bad_button")}, 403)
+            return json_response({"ephemeral_text": say("en", "mattermost.bad_button")})
         try:
             doc = await self.sessions.get(page.session_id)
         except PyMongoError as exc:
@@ -221,120 +218,76 @@ class MattermostAdapter:
         result = _with_origin(MoodResult.from_dict(doc["result"]), doc.get("origin") or {})
         if not result.recommendations:
             return json_response({"ephemeral_text": say(page.locale, "mattermost.stale_button")})
+        intro, share = await self._private_parts(
+            page.session_id, str(body.get("post_id") or ""), result, page.locale
+        )
         update = result_post(  # no channel_id: an update body
-            result, "", page.locale, page.file_ids, self.signer, self.actions_url, page.index, self.poster_for
+            result,
+            "",
+            page.locale,
+            page.file_ids,
+            self.signer,
+            self.actions_url,
+            page.index,
+            self.poster_for,
+            intro=intro,
+            share=share,
         )
         return json_response({"update": update})
 
+    async def _private_parts(
+        self, session_id: str, post_id: str, result: MoodResult, locale: str
+    ) -> tuple[str, ShareContext | None]:
+        """A page turn on the private post keeps its intro line and (until shared) its Share button."""
+        delivery = await self.sessions.delivery(session_id)
+        if not post_id or delivery.post_id != post_id or delivery.target != "dm":
+            return "", None
+        if await self.sessions.delivery(session_id, "share") or in_direct_channel(result.origin):
+            return say(locale, "mattermost.private_intro"), None
+        share = ShareContext(session_id, str(result.origin.get("user_id") or ""), locale)
+        return say(locale, "mattermost.private_intro"), share
+
+    async def _share_click(self, body: Mapping[str, Any], share: ShareContext) -> web.Response:
+        """Share with the channel: only its owner, only from the post the result was delivered in."""
+        locale = share.locale
+
+        def answer(key: str, **values: str) -> web.Response:
+            return json_response({"ephemeral_text": say(locale, key, **values)})
+
+        if str(body.get("user_id") or "") != share.user_id:
+            return answer("mattermost.not_yours")
+        try:
+            delivery = await self.sessions.delivery(share.session_id)
+            if not delivery or delivery.post_id != str(body.get("post_id") or ""):
+                return answer("mattermost.bad_button")  # a context copied onto another post
+            if await self.sessions.delivery(share.session_id, "share"):
+                return answer("mattermost.already_shared")
+            status = await self.sessions.share(share.session_id, {"by": share.user_id}, SHARE_WAIT_SECONDS)
+        except PyMongoError as exc:
+            log.warning("Mattermost share: the database is unavailable (%s)", exc)
+            return answer("mattermost.unavailable")
+        if status:
+            return answer("mattermost.shared")
+        if status.state == "undeliverable":
+            if "403" in status.reason:
+                return answer("mattermost.share_not_member", bot=self.client.bot_username or "moodreel")
+            return answer("mattermost.share_refused", reason=status.reason[:200])
+        if status.state == "none":
+            return answer("mattermost.share_gone")
+        return answer("mattermost.share_later")
+
     # --- delivery -------------------------------------------------------------------------------
 
-    async def deliver(self, result: MoodResult) -> None:
-        """Post one result: upload the mood card, then the summary and carousel. Raises if it could not."""
-        if result.session_id in self._in_flight:
-            raise MattermostUnavailable(f"session {result.session_id} is being delivered already")
-        self._in_flight.add(result.session_id)
-        try:
-            origin = await self.sessions.origin(result.session_id)
-            result = _with_origin(result, origin.to_dict())
-            png = await asyncio.to_thread(_render_card, result, origin.locale)
-            file_id = await self.client.upload_png(origin.channel_id, f"moodreel-{origin.locale}.png", png)
-            post = result_post(
-                result,
-                origin.channel_id,
-                origin.locale,
-                (file_id,),
-                self.signer,
-                self.actions_url,
-                poster_for=self.poster_for,
-            )
-            created = await self.client.create_post(post)
-            self._posted.add(result.session_id)
-            log.info("Mattermost: posted session %s as post %s", result.session_id, created.get("id", "?"))
-            self._down_logged = False
-        finally:
-            self._in_flight.discard(result.session_id)
-
-    async def notify_failure(self, session_id: str, origin: SessionOrigin, reason: str) -> None:
-        """Tell the user privately (ephemeral, else a direct message) that their session ended."""
-        if reason == "replaced" or not origin.channel_id:
-            return
-        text = failure_text(reason, DEFAULT_COMMAND, origin.locale)
-        try:
-            await self.client.ephemeral(origin.user_id, origin.channel_id, text)
-            return
-        except MattermostUnavailable as exc:
-            # Ephemeral posts need create_post_ephemeral, which Mattermost gives only to system
-            # admins by default; a direct message needs nothing special.
-            if exc.status != 403:
-                log.warning(
-                    "could not tell Mattermost user %s that session %s failed: %s",
-                    origin.user_id,
-                    session_id,
-                    exc,
-                )
-                return
-        try:
-            await self.client.direct_message(origin.user_id, text)
-        except MattermostUnavailable as exc:
-            log.warning(
-                "could not tell Mattermost user %s that session %s failed: %s",
-                origin.user_id,
-                session_id,
-                exc,
-            )
-
-    async def retry_undelivered(self) -> int:
-        """Deliver results that missed their hook; stops at the first sign Mattermost is still down."""
-        delivered = 0
-        waiting = await self.sessions.undelivered(PLATFORM)
-        self._posted &= {r.session_id for r in waiting}  # the rest are marked delivered: forget them
-        for result in waiting:
-            sid = result.session_id
-            if sid in self._in_flight or sid in self._set_aside:
-                continue
-            if sid in self._posted:
-                await self.sessions.mark_delivered(sid)
-                continue
-            try:
-                await self.deliver(result)
-            except MattermostUnavailable as exc:
-                if exc.status in PERMANENT_STATUS:
-                    self._set_aside.add(sid)
-                    log.error("Mattermost refused session %s (%s); not retrying it until restart", sid, exc)
-                    continue
-                if not self._down_logged:
-                    log.warning("Mattermost is still unreachable (%s); retrying later", exc)
-                    self._down_logged = True
-                break
-            except SessionError as exc:
-                self._set_aside.add(sid)
-                log.error("session %s cannot be delivered: %s", sid, exc)
-                continue
-            except Exception:  # a bug with this one result must not hold up the others
-                self._set_aside.add(sid)
-                log.exception("delivering session %s failed; not retrying it until restart", sid)
-                continue
-            await self.sessions.mark_delivered(sid)
-            delivered += 1
-        if delivered:
-            log.info("Mattermost: delivered %d result(s) that had waited", delivered)
-        return delivered
-
-    async def _retry_loop(self) -> None:
-        interval = self.mm.deliver_retry_seconds
-        while True:
-            try:
-                await self.retry_undelivered()
-            except Exception:  # the store may be briefly away too; the loop must live on
-                log.exception("retrying undelivered Mattermost results failed")
-            await asyncio.sleep(interval)
-
     async def background(self, app: web.Application) -> AsyncIterator[None]:
-        """cleanup_ctx: the retry task runs while the app does (its first pass collects older results)."""
-        task = asyncio.create_task(self._retry_loop(), name="mattermost-retry")
+        """cleanup_ctx: while the app runs, this process delivers Mattermost's outbox items (its first
+        pass collects what waited, e.g. while Mattermost was down) and notes expired links."""
+        outbox = self.sessions.outbox
+        outbox.register(PLATFORM, self.courier, retry_base=self.mm.deliver_retry_seconds)
+        task = asyncio.create_task(self.sessions.deliveries(PLATFORM), name="mattermost-deliveries")
         try:
             yield
         finally:
+            outbox.unregister(PLATFORM, self.courier)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -353,12 +306,6 @@ def _with_origin(result: MoodResult, origin: Mapping[str, Any]) -> MoodResult:
     return dataclasses.replace(result, origin={**result.origin, **origin}) if origin else result
 
 
-def _render_card(result: MoodResult, locale: str) -> bytes:
-    from core.present.mood_card import render_mood_card
-
-    return render_mood_card(result, locale=locale)
-
-
 MATTERMOST_ADAPTER = web.AppKey("mattermost_adapter", MattermostAdapter)
 
 
@@ -374,7 +321,5 @@ def setup_mattermost(app: web.Application, services: _Services) -> None:
     app.router.add_route("POST", COMMAND_PATH, adapter.handle_command)
     app.router.add_route("GET", COMMAND_PATH, adapter.handle_command)
     app.router.add_route("POST", ACTIONS_PATH, adapter.handle_action)
-    services.sessions.on_result(PLATFORM, adapter.deliver)
-    services.sessions.on_failure(PLATFORM, adapter.notify_failure)
     app.cleanup_ctx.append(adapter.background)
     log.info("Mattermost: slash command at %s%s", services.settings.server.base_url, COMMAND_PATH)

@@ -17,6 +17,7 @@ import requests
 from mattermostdriver import Driver, exceptions
 
 from core.config import MattermostSettings
+from core.delivery.outcomes import wait_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,14 @@ _STATUS_OF: dict[type[Exception], int] = {
 class MattermostUnavailable(RuntimeError):
     """Mattermost could not be reached, or refused a request; the message says what happened.
 
-    `status` is Mattermost's HTTP status when it answered, None when it could not be reached.
+    `status` is Mattermost's HTTP status when it answered, None when it could not be reached (or did
+    not answer in time); `retry_after` the seconds a 429 asked us to wait (X-Ratelimit-Reset).
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 def _status(exc: requests.RequestException) -> int | None:
@@ -85,6 +88,7 @@ class MattermostClient:
         self._driver = Driver(driver_options(settings, timeout))
         self._login_lock = threading.Lock()
         self.bot_user_id = ""
+        self.bot_username = ""
 
     def _login(self) -> None:
         with self._login_lock:
@@ -93,6 +97,7 @@ class MattermostClient:
                 if not isinstance(me, dict) or "id" not in me:
                     raise MattermostUnavailable(f"Mattermost did not return the bot account: {me!r}")
                 self.bot_user_id = me["id"]
+                self.bot_username = str(me.get("username") or "")
                 log.info("Mattermost: signed in as @%s", me.get("username", "?"))
 
     async def _call(self, what: str, fn: Any, *args: Any) -> Any:
@@ -104,7 +109,11 @@ class MattermostClient:
             return await asyncio.to_thread(run)
         except requests.RequestException as exc:  # mattermostdriver's errors subclass HTTPError
             status = _status(exc)
-            raise MattermostUnavailable(f"{what} failed: {type(exc).__name__}: {exc}", status) from exc
+            response = getattr(exc, "response", None)
+            wait = (
+                wait_from_headers(dict(response.headers)) if status == 429 and response is not None else None
+            )
+            raise MattermostUnavailable(f"{what} failed: {type(exc).__name__}: {exc}", status, wait) from exc
 
     async def login(self) -> str:
         await self._call("signing in", lambda: None)
@@ -129,6 +138,31 @@ class MattermostClient:
     async def ephemeral(self, user_id: str, channel_id: str, message: str) -> dict[str, Any]:
         body = {"user_id": user_id, "post": {"channel_id": channel_id, "message": message}}
         return await self._call("sending a private message", self._driver.posts.create_ephemeral_post, body)
+
+    async def ephemeral_post(self, user_id: str, post: dict[str, Any]) -> dict[str, Any]:
+        """A post only `user_id` sees (needs create_post_ephemeral; not stored by Mattermost)."""
+        body = {"user_id": user_id, "post": post}
+        return await self._call("sending a private post", self._driver.posts.create_ephemeral_post, body)
+
+    async def direct_channel(self, user_id: str) -> str:
+        """The id of the bot's direct channel with the user (created on first use)."""
+
+        def open_channel() -> Any:
+            return self._driver.channels.create_direct_message_channel([self.bot_user_id, user_id])
+
+        channel = await self._call("opening a direct channel", open_channel)
+        return str(channel["id"])
+
+    async def posts_since(self, channel_id: str, since_ms: int) -> list[dict[str, Any]]:
+        """Posts of a channel created or changed since `since_ms` (for a look-up before a retry)."""
+        res = await self._call(
+            "looking up recent posts",
+            self._driver.posts.get_posts_for_channel,
+            channel_id,
+            {"since": since_ms},
+        )
+        posts = res.get("posts") if isinstance(res, dict) else None
+        return [p for p in (posts or {}).values() if isinstance(p, dict)]
 
     async def direct_message(self, user_id: str, message: str) -> dict[str, Any]:
         """Post in the bot's direct channel with the user (created on first use)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.mattermost.signing import ContextSigner, PageContext
+from bot.mattermost.signing import ContextSigner, PageContext, ShareContext
 from core.colour.psychology import colour_name
 from core.present.locale import locale_of, titles
 from core.present.summary import summarise
@@ -36,11 +36,14 @@ def help_text(command: str, locale: str) -> str:
 
 
 def link_text(
-    url: str, minutes: float, channel_name: str, replaced: bool, feeling: str | None, locale: str
+    url: str, minutes: float, deliver: str, replaced: bool, feeling: str | None, locale: str
 ) -> str:
-    where = f"~{channel_name}" if channel_name else say(locale, "mattermost.this_channel")
+    """The private reply to /moodreel: the link, and where the result will go (never a channel name:
+    in a direct message that would be a raw `~id__id`)."""
     lines = [say(locale, "mattermost.link_intro", minutes=f"{minutes:g}"), url]
-    lines.append(say(locale, "mattermost.link_where", where=where))
+    lines.append(
+        say(locale, "mattermost.link_channel" if deliver == "channel" else "mattermost.link_private")
+    )
     if feeling:
         lines.append(say(locale, "mattermost.link_feeling", feeling=emotion_name(locale, feeling)))
     if replaced:
@@ -155,19 +158,33 @@ def result_post(
     actions_url: str,
     index: int = 0,
     poster_for: PosterFor = _poster_url,
+    *,
+    intro: str = "",
+    share: ShareContext | None = None,
+    marker: str = "",
 ) -> dict[str, Any]:
-    """The body of POST /api/v4/posts (or, without channel_id, of an interactive `update`)."""
+    """The body of POST /api/v4/posts (or, without channel_id, of an interactive `update`).
+
+    `intro` is a line above the summary; `share` adds the **Share with the channel** button (private
+    versions); `marker` is kept in the post's props so a retry can find a post it already made."""
+    attachments = (
+        [carousel_attachment(result, index, locale, file_ids, signer, actions_url, poster_for)]
+        if result.recommendations
+        else []
+    )
+    if share is not None:
+        label = say(locale, "mattermost.share_button")
+        attachments.append(
+            {"fallback": label, "actions": [_button("share", label, signer.sign_share(share), actions_url)]}
+        )
+    message = summary_message(result, locale)
     post: dict[str, Any] = {
-        "message": summary_message(result, locale),
+        "message": f"{intro}\n{message}" if intro else message,
         "file_ids": list(file_ids),
-        "props": {
-            "attachments": (
-                [carousel_attachment(result, index, locale, file_ids, signer, actions_url, poster_for)]
-                if result.recommendations
-                else []
-            )
-        },
+        "props": {"attachments": attachments},
     }
+    if marker:
+        post["props"]["moodreel_item"] = marker
     if channel_id:
         post["channel_id"] = channel_id
     return post

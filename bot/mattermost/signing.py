@@ -34,6 +34,18 @@ class PageContext:
     file_ids: tuple[str, ...] = ()  # the post's files, repeated in every update so they stay attached
 
 
+@dataclass(frozen=True)
+class ShareContext:
+    """The **Share with the channel** button: whose result, and who alone may press it."""
+
+    session_id: str
+    user_id: str
+    locale: str
+
+
+SHARE = "share"
+
+
 class ContextSigner:
     def __init__(self, secret: str) -> None:
         # A key of its own, so a button signature can never pass as a session-link signature.
@@ -52,6 +64,45 @@ class ContextSigner:
             "file_ids": list(page.file_ids),
         }
         return {**fields, _SIG_FIELD: self._signature(fields)}
+
+    def sign_share(self, share: ShareContext) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "v": VERSION,
+            "do": SHARE,
+            "session_id": share.session_id,
+            "user_id": share.user_id,
+            "locale": share.locale,
+        }
+        return {**fields, _SIG_FIELD: self._signature(fields)}
+
+    def verify_share(self, context: Any) -> ShareContext:
+        """The share a context names; BadContext if it is malformed, tampered with or not a share."""
+        fields = self._checked(context)
+        if fields.get("do") != SHARE:
+            raise BadContext("not a share context")
+        values = [fields.get(k) for k in ("session_id", "user_id", "locale")]
+        if not all(isinstance(v, str) and v for v in values):
+            raise BadContext("the share context's fields have the wrong types")
+        return ShareContext(*(str(v) for v in values))
+
+    @staticmethod
+    def is_share(context: Any) -> bool:
+        return isinstance(context, dict) and context.get("do") == SHARE
+
+    def _checked(self, context: Any) -> dict[str, Any]:
+        if not isinstance(context, dict):
+            raise BadContext("the context is missing")
+        sig = context.get(_SIG_FIELD)
+        fields = {k: v for k, v in context.items() if k != _SIG_FIELD}
+        if (
+            not isinstance(sig, str)
+            or not sig.isascii()
+            or not hmac.compare_digest(sig, self._signature(fields))
+        ):
+            raise BadContext("the context's signature does not match")
+        if fields.get("v") != VERSION:
+            raise BadContext(f"unknown context version {fields.get('v')!r}")
+        return fields
 
     def verify(self, context: Any) -> PageContext:
         """The page a context names; BadContext if it is malformed or was tampered with."""

@@ -7,12 +7,14 @@ can be checked without a database round trip. A link works once: the first brows
 *claims* the session (an atomic created -> opened update) and gets a claim secret; everybody else is
 told the link was already used.
 
-States: created -> opened -> baseline -> stimulus -> analysed -> delivered, or expired / failed with a
-reason. Frames never reach the store; only counters and the final result do.
+States: created -> opened -> baseline -> stimulus -> analysed -> delivered (or undeliverable, with
+the reasons), or expired / failed with a reason. Frames never reach the store; only counters and the
+final result do.
 
-Delivery: adapters register in-process hooks per platform (`on_result`, `on_failure`). `complete`
-stores the result first and then calls the hook; the session counts as delivered only when the hook
-returns without raising, so an adapter that was down can collect what it missed with `undelivered`.
+Delivery goes through the outbox (core.delivery.outbox), the only way anything reaches a chat:
+`complete` stores the result, then queues it; `fail` and `expire_stale` queue a note for the user. An
+adapter registers its courier (`outbox.register`) and runs `deliveries(platform)` while it is up; the
+session is marked delivered only when the platform accepted the post.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 
 from core.config import Settings
+from core.delivery.outbox import DeliveryStatus, Outbox, OutboxItem
+from core.delivery.outcomes import Delivered, Outcome, RefusedForGood, RetryLater
 from core.sessions.errors import (
     AlreadyUsed,
     ExpiredToken,
@@ -43,7 +47,11 @@ log = logging.getLogger(__name__)
 
 OPEN_STATES = ("created", "opened", "baseline", "stimulus")  # not finished yet
 ACTIVE_STATES = ("opened", "baseline", "stimulus")  # claimed by a browser
-FINAL_STATES = ("analysed", "delivered", "expired", "failed")
+FINAL_STATES = ("analysed", "delivered", "undeliverable", "expired", "failed")
+
+DELIVERY_WAIT_SECONDS = 10.0  # how long `complete` waits for the chat to accept the result
+NOTE_WAIT = 3.0  # ... and `fail` for a failure note
+DELIVERY_POLL_SECONDS = 1.0
 
 ResultHook = Callable[[MoodResult], Awaitable[None]]
 FailureHook = Callable[[str, "SessionOrigin", str], Awaitable[None]]
@@ -56,8 +64,10 @@ class SessionService:
         self.store = store
         self.settings = settings
         self._signer = LinkSigner(settings.secret)
-        self._result_hooks: dict[str, ResultHook] = {}
-        self._failure_hooks: dict[str, FailureHook] = {}
+        self.outbox = Outbox(store, keep_for=dt.timedelta(days=settings.sessions.retention_days))
+        self.outbox.on_settled(self._settled)
+        self.delivery_wait = DELIVERY_WAIT_SECONDS
+        self._hook_couriers: dict[str, _HookCourier] = {}
 
     # --- tokens ---------------------------------------------------------------------------------
 
@@ -179,7 +189,11 @@ class SessionService:
     async def finished_result(self, session_id: str, claim: str) -> MoodResult | None:
         """The stored result, for the browser that ran the session (a reload after the end), else None."""
         doc = await self.store.sessions.find_one(
-            {"session_id": session_id, "state": {"$in": ["analysed", "delivered"]}, "result": {"$ne": None}},
+            {
+                "session_id": session_id,
+                "state": {"$in": ["analysed", "delivered", "undeliverable"]},
+                "result": {"$ne": None},
+            },
             {"_id": 0, "claim_hash": 1, "result": 1},
         )
         if doc is None or not doc.get("claim_hash") or not isinstance(claim, str):
@@ -238,20 +252,29 @@ class SessionService:
     # --- delivery -------------------------------------------------------------------------------
 
     def on_result(self, platform: str, hook: ResultHook) -> None:
-        """Called with every result of sessions created for `platform` (one hook per platform)."""
-        self._result_hooks[platform] = hook
+        """A plain function as `platform`'s courier for results: returning is a delivery, raising is
+        a retry later. (Adapters register a courier with `outbox.register` instead.)"""
+        self._hook_courier(platform).result_hook = hook
 
     def on_failure(self, platform: str, hook: FailureHook) -> None:
-        """Called as hook(session_id, origin, reason) when a session of `platform` fails."""
-        self._failure_hooks[platform] = hook
+        """A plain function as `platform`'s courier for failure and expiry notes:
+        hook(session_id, origin, reason)."""
+        self._hook_courier(platform).failure_hook = hook
+
+    def _hook_courier(self, platform: str) -> _HookCourier:
+        courier = self._hook_couriers.setdefault(platform, _HookCourier(platform))
+        self.outbox.register(platform, courier)
+        return courier
 
     def has_result_hook(self, platform: str) -> bool:
-        return platform in self._result_hooks
+        return self.outbox.has_courier(platform)
 
-    async def complete(self, session_id: str, result: MoodResult) -> bool:
-        """Store the result (state analysed), then hand it to the platform's hook. True if delivered.
+    async def complete(self, session_id: str, result: MoodResult) -> DeliveryStatus:
+        """Store the result (state analysed), then put it in the outbox and attempt it at once when the
+        platform's adapter runs in this process. Returns where the delivery stands after at most
+        `delivery_wait` seconds (true when delivered).
 
-        The result is stored before the hook runs, so a crash or a failing hook loses nothing.
+        The result is stored before anything is sent, so a crash or a refusing platform loses nothing.
         """
         now = utcnow()
         doc = await self.store.sessions.find_one_and_update(
@@ -273,19 +296,38 @@ class SessionService:
             if existing is None:
                 raise SessionNotFound()
             raise SessionStateError(state=str(existing["state"]))
-        return await self._deliver(session_id, doc["origin"]["platform"], result)
+        platform = doc["origin"]["platform"]
+        if platform == "web":
+            return DeliveryStatus("none")  # the page itself is the recipient
+        item_id = await self.outbox.enqueue(
+            session_id, platform, "result", doc["origin"], {"result": result.to_dict()}
+        )
+        return await self.outbox.deliver_now(item_id, self.delivery_wait)
 
-    async def _deliver(self, session_id: str, platform: str, result: MoodResult) -> bool:
-        hook = self._result_hooks.get(platform)
-        if hook is None:
-            return False
-        try:
-            await hook(result)
-        except Exception:
-            log.exception("delivering session %s to %s failed; it stays undelivered", session_id, platform)
-            return False
-        await self.mark_delivered(session_id)
-        return True
+    async def share(self, session_id: str, details: Mapping[str, Any], wait: float) -> DeliveryStatus:
+        """Post the public version of a delivered result where the command was used (the user pressed
+        Share). Idempotent: pressing it again reports how the first press went."""
+        doc = await self.store.sessions.find_one({"session_id": session_id}, {"_id": 0, "claim_hash": 0})
+        if doc is None or not doc.get("result"):
+            return DeliveryStatus("none", "the result is no longer stored")
+        platform = doc["origin"]["platform"]
+        item_id = await self.outbox.enqueue(
+            session_id, platform, "share", doc["origin"], {"result": doc["result"], **details}
+        )
+        await self.outbox.reopen(item_id)  # refused before (no permission then): try again
+        return await self.outbox.deliver_now(item_id, wait)
+
+    async def delivery(self, session_id: str, kind: str = "result") -> DeliveryStatus:
+        """Where the delivery of the session's result (or note, or share) stands."""
+        return await self.outbox.status(self.outbox.item_id(session_id, kind))
+
+    async def _settled(self, item: OutboxItem, status: DeliveryStatus) -> None:
+        if item.kind != "result":
+            return
+        if status:
+            await self.mark_delivered(item.session_id)
+        else:
+            await self.mark_undeliverable(item.session_id, status.reason)
 
     async def mark_delivered(self, session_id: str) -> None:
         now = utcnow()
@@ -297,8 +339,19 @@ class SessionService:
             },
         )
 
+    async def mark_undeliverable(self, session_id: str, reason: str) -> None:
+        """Every way to the user's chat refused the result: recorded with the reasons."""
+        now = utcnow()
+        await self.store.sessions.update_one(
+            {"session_id": session_id, "state": "analysed"},
+            {
+                "$set": {"state": "undeliverable", "reason": reason, "updated_at": now},
+                "$push": {"history": {"state": "undeliverable", "at": now, "reason": reason}},
+            },
+        )
+
     async def undelivered(self, platform: str) -> list[MoodResult]:
-        """Results of `platform` that no hook has taken yet, oldest first."""
+        """Results of `platform` not delivered yet (still in the outbox), oldest first."""
         cursor = self.store.sessions.find(
             {"origin.platform": platform, "state": "analysed", "delivered": False, "result": {"$ne": None}},
             {"_id": 0, "result": 1},
@@ -306,7 +359,7 @@ class SessionService:
         return [MoodResult.from_dict(d["result"]) async for d in cursor]
 
     async def fail(self, session_id: str, reason: str) -> None:
-        """End an unfinished session with a reason, and tell the platform's failure hook."""
+        """End an unfinished session with a reason, and tell the user through the outbox."""
         now = utcnow()
         doc = await self.store.sessions.find_one_and_update(
             {"session_id": session_id, "state": {"$in": OPEN_STATES}},
@@ -323,30 +376,80 @@ class SessionService:
         )
         if doc is None:
             return  # already finished: nothing to fail
-        origin = SessionOrigin.from_dict(doc["origin"])
-        hook = self._failure_hooks.get(origin.platform)
-        if hook is not None:
-            try:
-                await hook(session_id, origin, reason)
-            except Exception:
-                log.exception("failure hook of %s raised for session %s", origin.platform, session_id)
+        if doc["origin"]["platform"] != "web":
+            item_id = await self.outbox.enqueue(
+                session_id, doc["origin"]["platform"], "failure", doc["origin"], {"reason": reason}
+            )
+            await self.outbox.deliver_now(item_id, NOTE_WAIT)
 
     async def expire_stale(self) -> int:
-        """Mark unfinished sessions past their expiry as expired; returns how many."""
+        """Mark unfinished sessions past their expiry as expired and queue a note for each chat user;
+        returns how many. Safe with several processes: each session is expired (and noted) once."""
         now = utcnow()
         total = 0
         for states, reason in ((["created"], "link expired"), (list(ACTIVE_STATES), "timed out")):
-            res = await self.store.sessions.update_many(
-                {"state": {"$in": states}, "expires_at": {"$lte": now}},
-                {
-                    "$set": {
-                        "state": "expired",
-                        "reason": reason,
-                        "updated_at": now,
-                        "purge_at": self.purge_at(now),
+            due = {"state": {"$in": states}, "expires_at": {"$lte": now}}
+            async for stale in self.store.sessions.find(due, {"_id": 0, "session_id": 1}):
+                doc = await self.store.sessions.find_one_and_update(
+                    {**due, "session_id": stale["session_id"]},
+                    {
+                        "$set": {
+                            "state": "expired",
+                            "reason": reason,
+                            "updated_at": now,
+                            "purge_at": self.purge_at(now),
+                        },
+                        "$push": {"history": {"state": "expired", "at": now, "reason": reason}},
                     },
-                    "$push": {"history": {"state": "expired", "at": now, "reason": reason}},
-                },
-            )
-            total += res.modified_count
+                    return_document=ReturnDocument.AFTER,
+                )
+                if doc is None:
+                    continue  # another process (or the page) got there first
+                total += 1
+                platform = doc["origin"]["platform"]
+                if platform != "web":
+                    await self.outbox.enqueue(
+                        doc["session_id"], platform, "expired", doc["origin"], {"reason": reason}
+                    )
         return total
+
+    async def deliveries(self, platform: str, poll: float = DELIVERY_POLL_SECONDS) -> None:
+        """Run while `platform`'s adapter is up: expire stale links (queueing their notes) and deliver
+        every due outbox item, about every `poll` seconds, until cancelled."""
+        while True:
+            try:
+                await self.expire_stale()
+                await self.outbox.work(platform)
+            except Exception:  # the store may be briefly away; the loop must live on
+                log.exception("delivering %s items failed; trying again shortly", platform)
+            await self.outbox.wait_for_work(platform, poll)
+
+
+class _HookCourier:
+    """`on_result` / `on_failure` functions as a courier (tests and simple embedders use these)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        self.result_hook: ResultHook | None = None
+        self.failure_hook: FailureHook | None = None
+
+    async def deliver(self, item: OutboxItem) -> Outcome:
+        try:
+            if item.kind == "result":
+                result = item.result
+                if self.result_hook is None or result is None:
+                    return RetryLater(f"no result hook for {self.platform} in this process")
+                await self.result_hook(result)
+            elif item.kind in ("failure", "expired"):
+                if self.failure_hook is None:
+                    return RefusedForGood(f"no failure hook for {self.platform}")
+                origin = SessionOrigin.from_dict(item.origin)
+                await self.failure_hook(item.session_id, origin, str(item.payload.get("reason", "")))
+            else:
+                return RefusedForGood(f"{self.platform} hooks cannot share results")
+        except Exception as exc:
+            log.exception(
+                "delivering session %s to %s failed; it stays undelivered", item.session_id, self.platform
+            )
+            return RetryLater(f"{type(exc).__name__}: {exc}")
+        return Delivered("", "hook")

@@ -59,8 +59,15 @@ class World:
     bot: MoodReelBot | None = None
     task: asyncio.Task[None] | None = None
 
-    async def start_bot(self, services: Any = None, **options: Any) -> MoodReelBot:
-        """`start_discord` as `moodreel serve` runs it, until `stop_bot` cancels it."""
+    async def start_bot(
+        self, services: Any = None, *, deliver: str | None = None, **options: Any
+    ) -> MoodReelBot:
+        """`start_discord` as `moodreel serve` runs it, until `stop_bot` cancels it (`deliver`
+        overrides discord.deliver, which is `private` by default)."""
+        if deliver is not None:
+            base = services or self.services
+            settings = with_discord(base.settings, deliver=deliver)
+            services = BotServices(settings, base.store, base.sessions)
         started: list[MoodReelBot] = []
         self.task = asyncio.create_task(
             start_discord(
@@ -188,10 +195,29 @@ def movie_title(message_or_payload: dict[str, Any]) -> str:
 async def deliver_one(
     w: World, user: StandInUser | None = None, n: int = 4, **kw: Any
 ) -> tuple[MoodResult, Call]:
-    """/moodreel, then the session completes; returns the result and the channel post it made."""
+    """/moodreel, then the session completes; returns the result and the post it made: the channel
+    post (deliver=channel), or the edit of the /moodreel reply into the private result."""
     user = user or w.alice
-    _, session_id = await run_moodreel(w, user, **kw)
+    reply, session_id = await run_moodreel(w, user, **kw)
     before = len(w.standin.calls)
     result = await finish_session(w, session_id, n)
-    call = await w.standin.wait_for_call("POST", "/messages", "the result post", after=before)
+    assert w.bot is not None
+    if w.bot.settings.discord.deliver == "channel":
+        call = await w.standin.wait_for_call("POST", "/messages", "the result post", after=before)
+    else:
+        token = reply.path.split("/")[3]
+        call = await w.standin.wait_for_call(
+            "PATCH",
+            f"/webhooks/{w.standin.application_id}/{token}/messages/@original",
+            "the private result",
+            after=before,
+        )
     return result, call
+
+
+def original_of(w: World, reply: Call) -> dict[str, Any]:
+    """The message a /moodreel reply created (the ephemeral link, later the private result)."""
+    interaction_id = int(reply.path.split("/")[2])
+    inter = w.standin.interactions[interaction_id]
+    assert inter.original_id is not None
+    return w.standin.messages[inter.original_id]

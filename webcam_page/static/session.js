@@ -333,7 +333,9 @@
     const sent = $("sent");
     if (msg.platform && msg.platform !== "web") {
       const name = PLATFORM_NAMES[msg.platform] || msg.platform;
-      sent.textContent = t(msg.delivered ? "result.sent" : "result.pending", { platform: name });
+      // delivery_note: the server's words when every way to the chat refused ("here it is").
+      sent.textContent =
+        msg.delivery_note || t(msg.delivered ? "result.sent" : "result.pending", { platform: name });
       sent.hidden = false;
     } else sent.hidden = true;
 

@@ -21,7 +21,7 @@ from tests.support.discord_world import (
 
 
 async def test_the_carousel_times_out_and_its_buttons_are_disabled(world: World) -> None:
-    settings = with_discord(world.settings, carousel_timeout=0.5)
+    settings = with_discord(world.settings, carousel_timeout=0.5, deliver="channel")
     await world.start_bot(BotServices(settings, world.services.store, world.services.sessions))
     await deliver_one(world)
     [message] = world.standin.channel_messages()
@@ -39,12 +39,12 @@ async def test_the_carousel_times_out_and_its_buttons_are_disabled(world: World)
 
 async def test_a_carousel_from_before_a_restart_turns_its_pages_from_the_store(world: World) -> None:
     """Nothing of the carousel lives in the process: its buttons' ids say session, owner and page."""
-    await world.start_bot()
+    await world.start_bot(deliver="channel")
     result, _ = await deliver_one(world)
     [message] = world.standin.channel_messages()
     message_id = int(message["id"])
     await world.stop_bot()
-    await world.start_bot()  # a new process: no result in memory
+    await world.start_bot(deliver="channel")  # a new process: no result in memory
     before = len(world.standin.calls)
     click = await world.standin.click(world.alice, message_id, components(message)[0][2]["custom_id"])
     ack = await world.standin.wait_for_call("POST", f"/interactions/{click.id}/", after=before)
@@ -62,7 +62,7 @@ async def test_a_carousel_from_before_a_restart_turns_its_pages_from_the_store(w
 
 
 async def test_long_texts_and_many_movies_stay_within_discord_limits(world: World) -> None:
-    await world.start_bot()
+    await world.start_bot(deliver="channel")
     _, session_id = await run_moodreel(world, world.alice)
     long = tuple(
         dataclasses.replace(r, title="T" * 400 + str(i), reason="R" * 5000, genres=("Drama",) * 300)

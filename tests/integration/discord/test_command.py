@@ -31,8 +31,9 @@ async def test_moodreel_answers_privately_with_a_valid_session_link(world: World
     assert origin["declared_feeling"] == "happy" and origin["locale"] == "en"
     assert origin["extra"] == {
         "guild_id": str(world.standin.guild_id),
-        "deliver": "channel",
+        "deliver": "private",
         "application_id": str(world.standin.application_id),
+        "app_permissions": str(world.standin.permissions_in(world.standin.channel_id)),
     }
 
 

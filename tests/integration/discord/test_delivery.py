@@ -16,6 +16,7 @@ from tests.support.discord_world import (
     deliver_one,
     finish_session,
     movie_title,
+    original_of,
     run_moodreel,
     sample_recommendations,
     with_discord,
@@ -23,7 +24,8 @@ from tests.support.discord_world import (
 
 
 async def test_full_flow_posts_summary_card_and_carousel_and_pages(world: World) -> None:
-    await world.start_bot()
+    """deliver=channel: the public version in the channel, with a mention (private is the default)."""
+    await world.start_bot(deliver="channel")
     result, post = await deliver_one(world, options={"feeling": "happy"})
     recs = result.recommendations
     assert post.path == f"/channels/{world.standin.channel_id}/messages", "posted where /moodreel was used"
@@ -127,7 +129,7 @@ async def test_korean_result(world: World) -> None:
 
 
 async def test_a_rate_limited_post_is_retried_by_discord_py(world: World) -> None:
-    await world.start_bot()
+    await world.start_bot(deliver="channel")
     channel = f"/channels/{world.standin.channel_id}/messages"
     world.standin.fail_next(
         lambda c: c.method == "POST" and c.path == channel,
@@ -157,9 +159,12 @@ async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(wor
     assert [r.session_id for r in await world.services.sessions.undelivered("discord")] == [session_id]
     assert not world.standin.channel_messages()
 
-    await world.start_bot()  # a new process, a new login: the backlog goes out on READY
-    [message] = await world.standin.wait_for(world.standin.channel_messages, "the waiting result")
+    await world.start_bot()  # a new process, a new login: the outbox's waiting result goes out on READY
+    # The new process holds no interaction token for the old /moodreel: the private result is a DM.
+    dm = await world.standin.wait_for(lambda: world.standin.dm_channels.get(world.alice.id), "a DM")
+    [message] = await world.standin.wait_for(lambda: world.standin.channel_messages(dm), "the waiting result")
     assert message["embeds"][0]["title"] == "Alice's mood: Sad"
+    assert not world.standin.channel_messages(), "nothing public"
 
     async def delivered() -> bool:
         doc = await world.services.sessions.get(session_id)
@@ -174,7 +179,7 @@ async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(wor
 
 
 async def test_a_dropped_gateway_resumes_and_the_carousel_keeps_working(world: World) -> None:
-    await world.start_bot()
+    await world.start_bot(deliver="channel")
     result, _ = await deliver_one(world)
     [message] = world.standin.channel_messages()
     await world.standin.drop_gateway()
@@ -196,14 +201,15 @@ async def test_failed_and_expired_sessions_get_a_private_follow_up(world: World)
     inter_token = call.path.split("/")[3]
     before = len(world.standin.calls)
     await world.services.sessions.fail(session_id, "no face was found")
+    # The ephemeral link message becomes the note (an edit: idempotent, and the dead link goes).
     follow = await world.standin.wait_for_call(
-        "POST", f"/webhooks/{world.standin.application_id}/", after=before
+        "PATCH", f"/webhooks/{world.standin.application_id}/", after=before
     )
-    assert follow.path == f"/webhooks/{world.standin.application_id}/{inter_token}", (
-        "the interaction's webhook"
-    )
-    assert follow.payload["flags"] == 64 and "no face was found" in follow.payload["content"]
+    assert follow.path == f"/webhooks/{world.standin.application_id}/{inter_token}/messages/@original"
+    assert "no face was found" in follow.payload["content"] and follow.payload["components"] == []
+    assert original_of(world, call)["flags"] & 64, "still only the user sees it"
     assert session_id not in bot.pending
+    assert await world.services.sessions.delivery(session_id, "failure")
 
 
 async def test_a_link_nobody_opens_expires_with_a_private_follow_up(world: World) -> None:
@@ -217,9 +223,9 @@ async def test_a_link_nobody_opens_expires_with_a_private_follow_up(world: World
     inter_token = call.path.split("/")[3]
     # The bot notices on its own (no housekeeping needed) and says so privately, in Korean.
     follow = await world.standin.wait_for_call(
-        "POST", f"/webhooks/{world.standin.application_id}/{inter_token}"
+        "PATCH", f"/webhooks/{world.standin.application_id}/{inter_token}/messages/@original"
     )
-    assert follow.payload["flags"] == 64 and "만료" in follow.payload["content"]
+    assert "만료" in follow.payload["content"] and original_of(world, call)["flags"] & 64
     assert session_id not in bot.pending
 
 

@@ -15,6 +15,7 @@ from tests.support.discord_world import (
     free_port,
     link_button,
     movie_title,
+    original_of,
     run_moodreel,
     with_discord,
 )
@@ -25,7 +26,8 @@ from tests.support.standins.discord_server import DiscordStandIn
 
 async def test_full_flow_through_the_webcam_websocket(store: Store, settings: Settings) -> None:
     """/moodreel, the link opened by a real WebSocket client streaming real face frames, the analysed
-    result posted to the channel with the real mood card and recommender picks, then a page turn."""
+    result sent privately (the ephemeral link message becomes the result) with the real mood card,
+    the recommender's picks and the Share button, then a page turn."""
     from aiohttp import web
 
     from tests.support.face_frames import face_frames
@@ -54,8 +56,14 @@ async def test_full_flow_through_the_webcam_websocket(store: Store, settings: Se
                 stimulus = face_frames(10, labels=["happy"], seed=2)
                 final = await run_session(url, baseline, stimulus, fps=10)
                 assert final["type"] == "result"
+                assert final["delivered"] is True and final["delivery"] == "delivered"
+                assert final["delivery_note"] is None
 
-                post = await standin.wait_for_call("POST", f"/channels/{standin.channel_id}/messages")
+                token = call.path.split("/")[3]
+                post = await standin.wait_for_call(
+                    "PATCH", f"/webhooks/{standin.application_id}/{token}/messages/@original"
+                )
+                assert not standin.channel_messages(), "private by default: nothing in the channel"
                 doc = await services.sessions.get(session_id)
                 assert doc is not None and doc["state"] == "delivered"
                 result = MoodResult.from_dict(doc["result"])
@@ -76,8 +84,10 @@ async def test_full_flow_through_the_webcam_websocket(store: Store, settings: Se
                     and movie["fields"][1]["value"] == f"{round(first.score)} / 100"
                 )
                 assert components(post.payload)[0][1]["label"] == f"1 / {len(result.recommendations)}"
+                assert components(post.payload)[-1][0]["label"] == "Share with the channel"
 
-                [message] = standin.channel_messages()
+                message = original_of(w, call)
+                assert message["flags"] & 64
                 before = len(standin.calls)
                 click = await standin.click(
                     w.alice, int(message["id"]), components(message)[0][2]["custom_id"]

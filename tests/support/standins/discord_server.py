@@ -12,8 +12,19 @@ REST (under /api/v10, bot routes need `Authorization: Bot <token>`; JSON replies
 - POST channels/{id}/messages (JSON or multipart `payload_json` + `files[n]`),
   GET/PATCH channels/{id}/messages/{id}.
 Messages are validated against Discord's limits (embed sizes, 25 fields, 10 embeds, 6000 characters,
-5 action rows of 5 buttons, 25 select options, ...) and refused with 400 / 50035 like Discord does;
-`attachment://name` in embeds is resolved to the uploaded attachment's URL.
+5 action rows of 5 buttons, 25 select options, unique custom_ids, link-button URLs of at most 512
+characters, ...) and refused with 400 / 50035 like Discord does; `attachment://name` in embeds is
+resolved to the uploaded attachment's URL. Discord's other documented refusals are enforced too:
+- an interaction must be answered within 3 seconds (10062 Unknown interaction after that), and its
+  token (follow-ups, edits of the original) works for 15 minutes (401 / 50027 after that);
+- channel permissions (`channel_permissions`, also sent as the interaction's `app_permissions`):
+  without View Channel / Send Messages, or with files but no Attach Files, 403 / 50013; without Embed
+  Links the message is posted and its embeds are silently dropped, as Discord does;
+- DMs closed (`dms_closed`): 403 / 50007; a channel message with `nonce` + `enforce_nonce` that
+  repeats one from the last minutes returns the first message instead of posting again;
+- command registration: lower-case names of 1-32 word characters, descriptions of 1-100, valid
+  localisation locales (`ko`, never `ko-KR`), unique option names, at most 25 choices;
+- `rate_limit_next` answers one request with 429 and `retry_after` (plus Retry-After headers).
 
 Gateway (ws://.../gateway, json encoding, zlib-stream compression when asked): HELLO, IDENTIFY ->
 READY (+ GUILD_CREATE with the guilds intent), heartbeats -> HEARTBEAT_ACK, RESUME -> RESUMED
@@ -28,6 +39,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import re
 import secrets
 import time
 import zlib
@@ -41,6 +53,53 @@ DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
 
 GUILDS_INTENT = 1 << 0
+# Permission bits (https://discord.com/developers/docs/topics/permissions)
+VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS, ATTACH_FILES = 1 << 10, 1 << 11, 1 << 14, 1 << 15
+ALL_PERMISSIONS = 2248473465835073  # what the stand-in's guild grants the bot unless a test narrows it
+DM_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | (1 << 16) | (1 << 18)
+RESPONSE_WINDOW_S = 3.0  # an interaction not answered by then is gone (10062)
+TOKEN_TTL_S = 15 * 60.0  # an interaction token works this long (50027 after)
+NONCE_WINDOW_S = 300.0  # enforce_nonce deduplicates within a few minutes
+URL_MAX = 512
+# The locales Discord accepts as localisation keys
+# (https://discord.com/developers/docs/reference#locales).
+DISCORD_LOCALES = frozenset(
+    {
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    }
+)
+COMMAND_NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 PRIVILEGED_INTENTS = {"GUILD_MEMBERS": 1 << 1, "GUILD_PRESENCES": 1 << 8, "MESSAGE_CONTENT": 1 << 15}
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -108,6 +167,8 @@ class Interaction:
     message_id: int | None = None  # the message a component interaction came from
     responded: bool = False
     original_id: int | None = None  # the message the response created
+    created: float = field(default_factory=time.monotonic)  # when Discord sent it to the bot
+    late: list[str] = field(default_factory=list)  # refusals for answering too late (10062, 50027)
 
 
 @dataclass
@@ -160,6 +221,9 @@ class DiscordStandIn:
         self.messages: dict[int, dict[str, Any]] = {}
         self.attachments: dict[str, bytes] = {}
         self.interactions: dict[int, Interaction] = {}
+        self.channel_permissions: dict[int, int] = {}  # channel id -> the bot's permissions there
+        self.dms_closed: set[int] = set()  # users who accept no DMs from the bot
+        self._nonces: dict[tuple[str, str], tuple[float, int]] = {}  # (channel, nonce) -> (when, message)
         self.calls: list[Call] = []
         self.gateways: list[GatewaySession] = []
         self.identifies: list[dict[str, Any]] = []
@@ -247,6 +311,31 @@ class DiscordStandIn:
     ) -> None:
         """Answer the next request matching `predicate` with this error (e.g. a 429 rate limit)."""
         self._faults.append((predicate, status, body, headers or {}))
+
+    def rate_limit_next(self, predicate: Callable[[Call], bool], retry_after: float) -> None:
+        """Answer the next matching request with Discord's 429: `retry_after` in the body and headers."""
+        self.fail_next(
+            predicate,
+            429,
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+            {
+                "Retry-After": str(max(1, round(retry_after))),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": str(retry_after),
+                "X-RateLimit-Scope": "user",
+                "Via": "1.1 google",
+            },
+        )
+
+    def age_interaction(self, interaction: Interaction, seconds: float) -> None:
+        """Pretend `interaction` reached the bot `seconds` earlier (its token runs out after 15 min)."""
+        interaction.created -= seconds
+
+    def permissions_in(self, channel_id: int) -> int:
+        if channel_id in self.dm_channels.values():
+            return DM_PERMISSIONS
+        return self.channel_permissions.get(channel_id, ALL_PERMISSIONS)
 
     # --- users ----------------------------------------------------------------------------------
 
@@ -436,7 +525,7 @@ class DiscordStandIn:
             "token": inter.token,
             "version": 1,
             "locale": locale,
-            "app_permissions": "2248473465835073",
+            "app_permissions": str(self.permissions_in(channel_id)),
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -659,12 +748,11 @@ class DiscordStandIn:
         if call.method != "PUT" or not isinstance(call.payload, list):
             return api_error(405, 0, "405: Method Not Allowed")
         stored = []
+        names = [c.get("name") for c in call.payload]
+        if len(set(names)) != len(names):
+            raise FormError("application command names must be unique")
         for command in call.payload:
-            if not (1 <= len(command.get("name", "")) <= 32) or len(command.get("description", "")) > 100:
-                raise FormError("command name must be 1-32 and description at most 100 characters")
-            for option in command.get("options", []):
-                if len(option.get("choices", [])) > 25:
-                    raise FormError("at most 25 choices per option")
+            _check_command(command)
             entry = {
                 **command,
                 "id": str(snowflake()),
@@ -834,6 +922,11 @@ class DiscordStandIn:
         rows = payload.get("components") or []
         if len(rows) > 5:
             raise FormError("more than 5 action rows")
+        ids = [c.get("custom_id") for row in rows for c in row.get("components") or [] if c.get("custom_id")]
+        if len(set(ids)) != len(ids):
+            raise FormError(
+                "custom_id values must be unique within a message (COMPONENT_CUSTOM_ID_DUPLICATED)"
+            )
         for row in rows:
             children = row.get("components") or []
             if row.get("type") != 1 or not 1 <= len(children) <= 5:
@@ -845,6 +938,8 @@ class DiscordStandIn:
                     if c.get("style") == 5:
                         if not str(c.get("url", "")).startswith(("http://", "https://")) or "custom_id" in c:
                             raise FormError("a link button needs an http(s) url and no custom_id")
+                        if len(str(c["url"])) > URL_MAX:
+                            raise FormError(f"a link button's url is longer than {URL_MAX} characters")
                     elif not 1 <= len(c.get("custom_id") or "") <= 100:
                         raise FormError("a button needs a custom_id of 1-100 characters")
                     if len(c.get("label") or "") > 80:
@@ -861,12 +956,65 @@ class DiscordStandIn:
                         if len(o.get("description") or "") > 100:
                             raise FormError("select option description longer than 100")
 
+    def _refusal(self, channel_id: int, call: Call) -> web.Response | None:
+        """What Discord answers a bot message that this channel's permissions (or the user) refuse."""
+        for user_id, dm in self.dm_channels.items():
+            if dm == channel_id and user_id in self.dms_closed:
+                return api_error(403, 50007, "Cannot send messages to this user")
+        perms = self.permissions_in(channel_id)
+        if not perms & VIEW_CHANNEL:
+            return api_error(403, 50001, "Missing Access")
+        if not perms & SEND_MESSAGES:
+            return api_error(403, 50013, "Missing Permissions")
+        if call.files and not perms & ATTACH_FILES:
+            return api_error(403, 50013, "Missing Permissions")
+        return None
+
+    def _without_embeds_if_unallowed(self, channel_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("embeds") and not self.permissions_in(channel_id) & EMBED_LINKS:
+            return {**payload, "embeds": []}  # Discord drops them without a word
+        return payload
+
+    def _history(self, channel_id: int, call: Call) -> web.Response:
+        limit = min(int(call.query.get("limit", "50")), 100)
+        after = int(call.query.get("after", "0"))
+        before = int(call.query.get("before", str(1 << 63)))
+        found = [
+            m
+            for m in self.messages.values()
+            if m["channel_id"] == str(channel_id) and not m["flags"] & 64 and after < int(m["id"]) < before
+        ]
+        found.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, like Discord
+        return json_response([{k: v for k, v in m.items() if k != "nonce"} for m in found[:limit]])
+
     def _channel_messages(self, channel_id: int, rest: list[str], call: Call) -> web.Response:
         known = channel_id == self.channel_id or channel_id in self.dm_channels.values()
         if not known:
             return api_error(404, 10003, "Unknown Channel")
+        if not rest and call.method == "GET":
+            return self._history(channel_id, call)
         if not rest and call.method == "POST":
-            created = self._message(channel_id, call.payload or {}, call.files)
+            refused = self._refusal(channel_id, call)
+            if refused is not None:
+                return refused
+            payload = call.payload or {}
+            nonce = payload.get("nonce")
+            key = (str(channel_id), str(nonce))
+            if nonce is not None and payload.get("enforce_nonce"):
+                seen = self._nonces.get(key)
+                if (
+                    seen is not None
+                    and time.monotonic() - seen[0] < NONCE_WINDOW_S
+                    and seen[1] in self.messages
+                ):
+                    return json_response(self.messages[seen[1]])  # the same message, not a second one
+            created = self._message(
+                channel_id, self._without_embeds_if_unallowed(channel_id, payload), call.files
+            )
+            if nonce is not None:
+                created["nonce"] = nonce
+                if payload.get("enforce_nonce"):
+                    self._nonces[key] = (time.monotonic(), int(created["id"]))
             return json_response(created)
         if len(rest) == 1:
             message = self.messages.get(int(rest[0]))
@@ -877,13 +1025,19 @@ class DiscordStandIn:
             if call.method == "GET":
                 return json_response(message)
             if call.method == "PATCH":
-                self._apply(message, call.payload, call.files, new=False)
+                if call.files and not self.permissions_in(channel_id) & ATTACH_FILES:
+                    return api_error(403, 50013, "Missing Permissions")
+                payload = self._without_embeds_if_unallowed(channel_id, call.payload or {})
+                self._apply(message, payload, call.files, new=False)
                 return json_response(message)
         return api_error(405, 0, "405: Method Not Allowed")
 
     def _callback(self, interaction_id: int, token: str, call: Call) -> web.Response:
         inter = self.interactions.get(interaction_id)
         if inter is None or inter.token != token:
+            return api_error(404, 10062, "Unknown interaction")
+        if not inter.responded and time.monotonic() - inter.created > RESPONSE_WINDOW_S:
+            inter.late.append("10062")  # the user saw "This interaction failed"
             return api_error(404, 10062, "Unknown interaction")
         if inter.responded:
             return api_error(400, 40060, "Interaction has already been acknowledged.")
@@ -930,6 +1084,9 @@ class DiscordStandIn:
         inter = next((i for i in self.interactions.values() if i.token == token), None)
         if application_id != self.application_id or inter is None:
             return api_error(404, 10015, "Unknown Webhook")
+        if time.monotonic() - inter.created > TOKEN_TTL_S:
+            inter.late.append("50027")
+            return api_error(401, 50027, "Invalid Webhook Token")
         if not inter.responded:
             return api_error(404, 10015, "Unknown Webhook")  # follow-ups only after the first answer
         if not rest and call.method == "POST":
@@ -961,3 +1118,54 @@ class DiscordStandIn:
         if key not in self.attachments:
             raise web.HTTPNotFound()
         return web.Response(body=self.attachments[key], content_type="image/png")
+
+
+def _check_name(name: object, what: str) -> None:
+    if not isinstance(name, str) or not COMMAND_NAME.match(name):
+        raise FormError(f"{what} {name!r} must be 1-32 word characters (APPLICATION_COMMAND_INVALID_NAME)")
+    if name != name.lower():
+        raise FormError(f"{what} {name!r} must be lower case")
+
+
+def _check_localizations(value: object, what: str, name_rules: bool) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise FormError(f"{what} must be an object")
+    for locale, text in value.items():
+        if locale not in DISCORD_LOCALES:
+            raise FormError(f"{what} has the locale {locale!r}, which Discord does not know (use e.g. 'ko')")
+        if name_rules:
+            _check_name(text, f"{what}[{locale}]")
+        elif not isinstance(text, str) or not 1 <= len(text) <= 100:
+            raise FormError(f"{what}[{locale}] must be 1-100 characters")
+
+
+def _check_command(command: dict[str, Any]) -> None:
+    """Discord's rules for a CHAT_INPUT command, its options, choices and their localisations."""
+    _check_name(command.get("name"), "command name")
+    if not 1 <= len(command.get("description") or "") <= 100:
+        raise FormError("a command description must be 1-100 characters")
+    _check_localizations(command.get("name_localizations"), "name_localizations", True)
+    _check_localizations(command.get("description_localizations"), "description_localizations", False)
+    options = command.get("options") or []
+    if len(options) > 25:
+        raise FormError("at most 25 options")
+    option_names = [o.get("name") for o in options]
+    if len(set(option_names)) != len(option_names):
+        raise FormError("option names must be unique")
+    for option in options:
+        _check_name(option.get("name"), "option name")
+        if not 1 <= len(option.get("description") or "") <= 100:
+            raise FormError("an option description must be 1-100 characters")
+        _check_localizations(option.get("name_localizations"), "option name_localizations", True)
+        _check_localizations(
+            option.get("description_localizations"), "option description_localizations", False
+        )
+        choices = option.get("choices") or []
+        if len(choices) > 25:
+            raise FormError("at most 25 choices per option")
+        for choice in choices:
+            if not 1 <= len(choice.get("name") or "") <= 100 or len(str(choice.get("value", ""))) > 100:
+                raise FormError("a choice needs a name of 1-100 characters and a value of at most 100")
+            _check_localizations(choice.get("name_localizations"), "choice name_localizations", False)

@@ -9,9 +9,18 @@ It speaks Mattermost's wire format closely enough for the real mattermostdriver 
 - POST /api/v4/posts, POST /api/v4/posts/ephemeral (403 unless `ephemeral_allowed`, as for a bot
   without the system-admin-only create_post_ephemeral permission), GET/PUT /api/v4/posts/{id},
   PUT .../patch;
+- GET /api/v4/channels/{id}/posts?since=ms ({"order", "posts"}), for look-ups before a retry;
 - POST /api/v4/posts/{id}/actions/{action_id}: like the real server, it sends the button's
   integration request (JSON, with the stored context) to the button's URL and applies the
-  `update` it answers as an unsafe update (message, file_ids and props replaced).
+  `update` it answers as an unsafe update (message, file_ids and props replaced). As in Mattermost,
+  the integration's `ephemeral_text` is shown only when it answered HTTP 200; any other status
+  shows the generic "Action failed" (recorded in `action_failures`).
+What the real server refuses is refused: posts and uploads in a channel the bot is not a member of
+(403; `add_channel(..., member=False)` and `direct_channel(a, b)` make such channels), messages over
+16,383 characters and props over 800,000 characters (400), and `rate_limit_next` answers one request
+with 429 and `X-Ratelimit-Limit/Remaining/Reset` (seconds until the window resets). A post with a
+`pending_post_id` seen in the last 30 seconds returns the post already made (Mattermost's de-dup);
+`post_delay` stores a post and then answers only after that many seconds (a client timeout).
 JSON replies carry exactly `Content-Type: application/json`: mattermostdriver's GET only decodes
 JSON when the header is exactly that. State survives stop()/start(), so a test can take the server
 down and bring it back on the same port.
@@ -19,10 +28,12 @@ down and bring it back on the same port.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +48,11 @@ def new_id() -> str:
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+MESSAGE_MAX_RUNES = 16383  # model.PostMessageMaxRunesV2
+PROPS_MAX_RUNES = 800000  # model.PostPropsMaxRunes
+PENDING_POST_ID_TTL_S = 30.0  # the server's seen-pending-post-ids cache
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -116,13 +132,18 @@ class MattermostStandIn:
     bot: User
     users: dict[str, User] = field(default_factory=dict)  # by id, the bot included
     channels: dict[str, Channel] = field(default_factory=dict)  # channels the bot is a member of
+    other_channels: dict[str, Channel] = field(default_factory=dict)  # channels it is not in
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info (+ "data": bytes)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # posts only one user sees
     # Mattermost gives create_post_ephemeral only to system admins by default, so bots get 403.
     ephemeral_allowed: bool = False
     actions: list[ActionCall] = field(default_factory=list)
+    action_failures: list[dict[str, Any]] = field(default_factory=list)  # "Action failed" shown to users
     log: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    post_delay: float = 0.0  # seconds to wait, after storing a post, before answering
+    pending_post_ids: dict[str, tuple[float, str]] = field(default_factory=dict)  # id -> (when, post id)
+    _faults: list[tuple[Callable[[str, str], bool], int, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
@@ -146,16 +167,33 @@ class MattermostStandIn:
         self.users[user.id] = user
         return user
 
-    def add_channel(self, name: str, team_domain: str = "moodteam") -> Channel:
+    def add_channel(self, name: str, team_domain: str = "moodteam", member: bool = True) -> Channel:
+        """A channel; `member=False`: one the bot was never added to (posts there get 403)."""
         channel = Channel(new_id(), name, new_id(), team_domain)
-        self.channels[channel.id] = channel
+        (self.channels if member else self.other_channels)[channel.id] = channel
         return channel
+
+    def direct_channel(self, a: User, b: User) -> Channel:
+        """The direct-message channel of two people (the bot is not a member)."""
+        channel = Channel(new_id(), "__".join(sorted((a.id, b.id))), "", "", "D")
+        self.other_channels[channel.id] = channel
+        return channel
+
+    def rate_limit_next(self, predicate: Callable[[str, str], bool], reset_seconds: int) -> None:
+        """Answer the next request for which predicate(method, path) holds with Mattermost's 429."""
+        headers = {
+            "X-Ratelimit-Limit": "10",
+            "X-Ratelimit-Remaining": "0",
+            "X-Ratelimit-Reset": str(reset_seconds),
+        }
+        self._faults.append((predicate, 429, "limit exceeded\n", headers))
 
     async def start(self, port: int | None = None) -> None:
         app = web.Application(middlewares=[self._auth])
         r = app.router
         r.add_get("/api/v4/users/{user_id}", self._get_user)
         r.add_post("/api/v4/channels/direct", self._direct_channel)
+        r.add_get("/api/v4/channels/{channel_id}/posts", self._channel_posts)
         r.add_post("/api/v4/files", self._upload)
         r.add_get("/api/v4/files/{file_id}", self._get_file)
         r.add_get("/api/v4/files/{file_id}/info", self._get_file_info)
@@ -185,6 +223,10 @@ class MattermostStandIn:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.log.append((request.method, request.path))
+        for i, (predicate, status, text, headers) in enumerate(self._faults):
+            if predicate(request.method, request.path):
+                del self._faults[i]
+                return web.Response(text=text, status=status, headers=headers)
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else ""
         user = next(
@@ -329,6 +371,10 @@ class MattermostStandIn:
             return app_error(
                 403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
             )
+        pending = str(body.get("pending_post_id") or "")
+        seen = self.pending_post_ids.get(pending) if pending else None
+        if seen is not None and time.monotonic() - seen[0] < PENDING_POST_ID_TTL_S and seen[1] in self.posts:
+            return json_response(self._post_json(self.posts[seen[1]]), 201)  # the post already made
         post_id = new_id()
         problem = self._check_files(body.get("file_ids", []), channel_id, post_id)
         if problem:
@@ -336,6 +382,9 @@ class MattermostStandIn:
         props = body.get("props") or {}
         if not isinstance(props, dict) or not isinstance(props.get("attachments", []), list):
             return app_error(400, "model.post.is_valid.props.app_error", "Invalid props.")
+        too_long = _too_long(body)
+        if too_long is not None:
+            return too_long
         now = _now()
         post = {
             "id": post_id,
@@ -352,14 +401,31 @@ class MattermostStandIn:
             "type": "",
             "props": props,
             "hashtags": "",
-            "pending_post_id": "",
+            "pending_post_id": pending,
             "reply_count": 0,
             "file_ids": list(body.get("file_ids", [])),
         }
         for fid in post["file_ids"]:
             self.files[fid]["post_id"] = post_id
         self.posts[post_id] = post
+        if pending:
+            self.pending_post_ids[pending] = (time.monotonic(), post_id)
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)  # stored; the answer comes too late for the client
         return json_response(self._post_json(post), 201)
+
+    async def _channel_posts(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        if channel_id not in self.channels:
+            return app_error(
+                403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+            )
+        since = int(request.query.get("since", "0") or 0)
+        found = [p for p in self.posts.values() if p["channel_id"] == channel_id and p["update_at"] >= since]
+        found.sort(key=lambda p: p["create_at"], reverse=True)
+        return json_response(
+            {"order": [p["id"] for p in found], "posts": {p["id"]: self._post_json(p) for p in found}}
+        )
 
     async def _create_ephemeral(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -370,6 +436,9 @@ class MattermostStandIn:
             return app_error(
                 403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
             )
+        too_long = _too_long(inner)
+        if too_long is not None:
+            return too_long
         post = {"id": new_id(), "create_at": _now(), "user_id": request[USER].id, **inner}
         self.ephemeral.append({"user_id": body["user_id"], "post": post})
         return json_response(post, 201)
@@ -465,6 +534,8 @@ class MattermostStandIn:
                 response = None
         self.actions.append(ActionCall(post["id"], action_id, upstream, status, response))
         if status != 200 or not isinstance(response, dict):
+            # Mattermost ignores the body of a non-200 answer: the user sees only "Action failed".
+            self.action_failures.append({"user_id": user.id, "post_id": post["id"], "status": status})
             return app_error(400, "api.post.do_action.action_integration.app_error", f"status={status}")
         update = response.get("update")
         if isinstance(update, dict):
@@ -479,3 +550,12 @@ class MattermostStandIn:
                 }
             )
         return json_response({"status": "OK", "trigger_id": upstream["trigger_id"]})
+
+
+def _too_long(post: dict[str, Any]) -> web.Response | None:
+    """Mattermost's post validation: message and props sizes."""
+    if len(str(post.get("message", ""))) > MESSAGE_MAX_RUNES:
+        return app_error(400, "model.post.is_valid.msg.app_error", "Invalid message: too long.")
+    if len(json.dumps(post.get("props") or {}, ensure_ascii=False)) > PROPS_MAX_RUNES:
+        return app_error(400, "model.post.is_valid.props.app_error", "Invalid props: too long.")
+    return None

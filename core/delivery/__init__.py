@@ -1,0 +1,1 @@
+"""The delivery outbox: the one way a result, a failure note or an expiry note reaches a chat."""
