@@ -104,7 +104,8 @@ def _delta_e(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodColour
     return ciede2000(index.lab[rows].astype(np.float64)[:, :, None, :], mood[None, None, :, :])
 
 
-def original_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodColour]) -> np.ndarray:
+def original_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodColour], top_n: int = TOP_N,
+                   ) -> np.ndarray:  # fmt: skip
     """bench.recommend.original, vectorised: ascending mean ΔE00 over the real (mood, poster colour)
     pairs, then descending dominance Σ share/ΔE ÷ Σ 1/ΔE, then tmdb_id."""
     d = _delta_e(index, rows, colours)
@@ -113,10 +114,11 @@ def original_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[Mood
     inverse = np.where(real, 1.0 / (d + 1e-6), 0)
     dominance = (inverse * index.shares[:, rows].T[:, :, None]).sum(axis=(1, 2)) / inverse.sum(axis=(1, 2))
     order = np.lexsort((index.ids[rows], -dominance, mean))
-    return rows[order[:TOP_N]]
+    return rows[order[:top_n]]
 
 
-def today_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodColour]) -> np.ndarray:
+def today_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodColour], top_n: int = TOP_N,
+                ) -> np.ndarray:  # fmt: skip
     """The scoring before this benchmark: Σ over mood colours of min(w, Σ exp(−ΔE/12) min(w, s)),
     every candidate scored exactly, ties as the index breaks them."""
     w = np.array([c.weight for c in colours])
@@ -125,7 +127,7 @@ def today_picks(index: PaletteIndex, rows: np.ndarray, colours: Sequence[MoodCol
     pair = np.exp(-d / TODAY_SCALE) * np.minimum(index.shares[:, rows].T[:, :, None], w)
     shown = np.round(100 * np.minimum(pair.sum(axis=1), w).sum(axis=1), 1)
     order = np.lexsort((index.ids[rows], -index.votes[rows], -index.popularity[rows], -shown))
-    return rows[order[:TOP_N]]
+    return rows[order[:top_n]]
 
 
 # --- the candidate scorings the benchmark chose among (--candidates) ------------------------------
@@ -309,10 +311,10 @@ class MoodResult:
 
 
 def evaluate(index: PaletteIndex, mood: Mood, titles: dict[int, str], settings: RecommenderSettings,
-             radius: float = COVER_DELTA_E) -> tuple[MoodResult, list[int]]:  # fmt: skip
+             radius: float = COVER_DELTA_E, top_n: int = TOP_N) -> tuple[MoodResult, list[int]]:  # fmt: skip
     """Every measure for every ranker on one mood; also the new ranker's rows, for the sheets."""
     emotion = mood.emotion
-    new_colours, ranked = rank_mood(index, emotion, settings, TOP_N)
+    new_colours, ranked = rank_mood(index, emotion, settings, top_n)
     row_of = {int(t): i for i, t in enumerate(index.ids.tolist())}
     excluded = mood_excluded(emotion)
     reference = index.candidates(mood_genres(emotion), excluded, settings.min_vote_average)
@@ -321,7 +323,7 @@ def evaluate(index: PaletteIndex, mood: Mood, titles: dict[int, str], settings: 
     ref_w = np.array([c.weight for c in primary])
     cover = coverage(index.lab, index.shares.T, ref_lab, ref_w, radius)
     chance = float(cover[reference].mean())
-    ceiling = float(np.sort(cover[reference])[::-1][:TOP_N].mean())
+    ceiling = float(np.sort(cover[reference])[::-1][:top_n].mean())
     poster_chroma = chroma(index.lab.astype(np.float64), index.shares.T.astype(np.float64))
     mood_chroma = float(chroma(ref_lab[None], ref_w[None])[0])
     median_gap = abs(float(np.median(poster_chroma[reference])) - mood_chroma)
@@ -330,8 +332,8 @@ def evaluate(index: PaletteIndex, mood: Mood, titles: dict[int, str], settings: 
     earlier = mood_colours(emotion, settings.primary_weight, intensity=pale_intensify)
     old_rows = index.candidates(mood_genres(emotion))
     picks = {
-        "original": original_picks(index, old_rows, earlier).tolist(),
-        "today": today_picks(index, old_rows, earlier).tolist(),
+        "original": original_picks(index, old_rows, earlier, top_n).tolist(),
+        "today": today_picks(index, old_rows, earlier, top_n).tolist(),
         "new": [row_of[r.tmdb_id] for r in ranked],
     }
     result = MoodResult(

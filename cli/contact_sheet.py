@@ -18,7 +18,6 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from core.colour.space import srgb_to_lab
 from core.config import ROOT, CatalogueSettings
 from core.values.results import EmotionResult, MoodColour
 
@@ -107,13 +106,9 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | Im
     return text.rstrip() + "…"
 
 
-def _ink_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Black or white text, whichever reads better on rgb."""
-    return INK if float(srgb_to_lab(rgb)[0]) > 55 else (250, 250, 250)
-
-
 def palette_card(pick: SheetPick, size: tuple[int, int] = (POSTER_W, POSTER_H)) -> Image.Image:
-    """A stand-in poster: the palette as horizontal bands, each as tall as its share, with the title."""
+    """A stand-in poster: the palette as horizontal bands, each as tall as its share (the caption under
+    it names the movie)."""
     w, h = size
     card = Image.new("RGB", size, (128, 128, 128))
     draw = ImageDraw.Draw(card)
@@ -123,11 +118,6 @@ def palette_card(pick: SheetPick, size: tuple[int, int] = (POSTER_W, POSTER_H)) 
         bottom = h if i == len(pick.palette) - 1 else top + h * share / total
         draw.rectangle((0, round(top), w, round(bottom)), fill=rgb)
         top = bottom
-    first = pick.palette[0][0] if pick.palette else (128, 128, 128)
-    font = _font(15, bold=True)
-    lines = textwrap.wrap(pick.title, 16)[:3]
-    for n, line in enumerate(lines):
-        draw.text((10, 10 + 19 * n), line, fill=_ink_on(first), font=font)
     return card
 
 
@@ -164,9 +154,9 @@ def render_sheet(
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
 
-    title = f"{labels.get(emotion.primary, emotion.primary)}, with " + " and ".join(
-        labels.get(s, s).lower() for s in emotion.secondary
-    )
+    title = labels.get(emotion.primary, emotion.primary)
+    if emotion.secondary:
+        title += ", with " + " and ".join(labels.get(s, s).lower() for s in emotion.secondary)
     draw.text((MARGIN, 16), title, fill=INK, font=_font(24, bold=True))
     if subtitle:
         x = MARGIN + draw.textlength(title, font=_font(24, bold=True)) + 14

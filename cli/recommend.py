@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
+from pathlib import Path
+from typing import Any
 
 from cli.common import fail, run_async, settings_from
+from core.config import Settings
 from core.values.emotions import EMOTIONS
-from core.values.results import MoodColour, Recommendation
+from core.values.results import EmotionResult, MoodColour, Recommendation
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,11 +35,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--top", type=int, default=None, help="how many movies, 1-100 (default: config)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument(
+        "--sheet",
+        type=Path,
+        metavar="FILE.png",
+        help="also draw a contact sheet: the named mood colours beside the picks' posters (local posters "
+        "from catalogue.posters_dir, a drawn palette card where there is none)",
+    )
+    p.add_argument("--cards", action="store_true", help="on the sheet, draw palette cards instead of posters")
     p.set_defaults(func=_recommend)
 
 
 def _recommend(args: argparse.Namespace) -> int:
     from core.catalogue.importer import ensure_catalogue
+    from core.catalogue.movies import get_movie
     from core.catalogue.recommender import Recommender
     from core.colour.psychology import emotion_from_names
     from core.storage.store import open_store
@@ -48,21 +61,43 @@ def _recommend(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(str(exc))
 
-    async def go() -> tuple[tuple[MoodColour, ...], list[Recommendation]]:
+    async def go() -> tuple[tuple[MoodColour, ...], list[Recommendation], list[dict[str, Any]]]:
         async with open_store(settings) as store:
             await ensure_catalogue(store, settings)
             recommender = Recommender(store, settings.recommender)
             try:
-                return await recommender.recommend(emotion, args.top)
+                colours, picks = await recommender.recommend(emotion, args.top)
             except ValueError as exc:
                 fail(str(exc))
+            docs = [d for r in picks if (d := await get_movie(store, r.tmdb_id))] if args.sheet else []
+            return colours, picks, docs
 
-    colours, picks = run_async(go)
+    colours, picks, docs = run_async(go)
+    if args.sheet is not None:
+        _write_sheet(args, settings, emotion, colours, picks, docs)
     if args.json:
         print(json.dumps([_as_json(r) for r in picks], ensure_ascii=False))
         return 0
     _print_table(emotion.primary, emotion.secondary, colours, picks)
     return 0
+
+
+def _write_sheet(args: argparse.Namespace, settings: Settings, emotion: EmotionResult,
+                 colours: tuple[MoodColour, ...], picks: list[Recommendation],
+                 docs: list[dict[str, Any]]) -> None:  # fmt: skip
+    from cli.contact_sheet import SheetPick, render_sheet
+
+    by_id = {d["tmdb_id"]: d for d in docs}
+    sheet_picks = [SheetPick.from_doc(by_id[r.tmdb_id], r.score) for r in picks if r.tmdb_id in by_id]
+    posters = None
+    if not args.cards and settings.catalogue.posters_dir:
+        folder = settings.resolve(settings.catalogue.posters_dir)
+        posters = folder if folder.is_dir() else None
+    try:
+        render_sheet(emotion, colours, sheet_picks, posters).save(args.sheet, optimize=True)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot write the sheet {args.sheet}: {exc}")
+    print(f"sheet: {args.sheet}", file=sys.stderr)
 
 
 def _as_json(rec: Recommendation) -> dict[str, object]:

@@ -96,6 +96,7 @@ EXCLUDED_GENRES: dict[str, tuple[tuple[str, str], ...]] = {
         ("War", "grief and loss in bulk deepen a low mood instead of understanding it"),
         ("Thriller", "menace rather than tenderness; bleak thrillers were the grim sad picks"),
         ("Crime", "violence and cruelty are not the poignant, hopeful stories sad viewers seek"),
+        ("Action", "violent spectacle is neither poignant nor comforting (a brutal epic is no repair)"),
     ),
     "angry": (("Horror", "dread and cruelty feed anger instead of giving it a release"),),
     "disgust": (

@@ -23,8 +23,12 @@ recommender treats this table as a soft prior that nudges which posters fit, nev
 A mood (primary + two secondary emotions) becomes up to five colours: the primary's three, carrying
 `primary_weight` of the total, and the strongest colour of each secondary, sharing the rest equally.
 An emotion's strength (0..1) sets its colours' intensity, as in the capstone: at full strength the
-colour is the table's; weaker feelings give lighter, less saturated versions (chroma falls to 35%
-and lightness moves 60% of the way towards a pale L* = 78 at strength 0).
+colour is the table's; a weaker feeling is a little lighter and softer but keeps its identity: the
+same hue angle, at most 35% less chroma, and at most ΔE00 8 from the table colour at strength 0
+(the earlier rule, 65% less chroma and 60% of the way to L* = 78, turned a weak "vivid magenta" into
+a dusty pink and "black" into a mid-grey). Each colour is named after the colour shown: the nearest
+of its emotion's table colours and the plain colour names (shown_colour_name), so a softened colour
+that no longer looks like the table's says what it looks like.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ from core.values.results import EmotionResult, MoodColour
 DEFAULT_PRIMARY_STRENGTH = 1.0
 DEFAULT_SECONDARY_STRENGTH = 0.5  # the same as a declared mood from the webcam page's fallback
 # Intensity: a weaker feeling moves its colour along the path towards a pale, soft version of the same
-# hue (lightness towards L* = 78, chroma down to 35%), but only by up to SOFTEN_DELTA_E at strength 0,
-# so the colour stays recognisably itself (under the ΔE00 10 at which the quality benchmark and the
-# recommender still count two colours as the same one).
+# hue (lightness up towards L* = 78, never darker; chroma down to 65%), but only by up to
+# SOFTEN_DELTA_E at strength 0, so the colour stays recognisably itself (under the ΔE00 10 within which
+# the quality benchmark counts a poster colour as a mood colour).
 PALE_LIGHTNESS = 78.0
-MIN_CHROMA_SCALE = 0.35
+MIN_CHROMA_SCALE = 0.65
 SOFTEN_DELTA_E = 8.0
+ACHROMATIC_CHROMA = 25.0  # below this chroma the softening budget shrinks in proportion ...
+ACHROMATIC_SHARE = 0.35  # ... down to this share of it for black and greys
 DUPLICATE_DELTA_E = 6.0  # a secondary colour this close to one already chosen is replaced by its next one
 
 # Who says so, for the evidence column.
@@ -201,9 +207,8 @@ Intensity = Callable[[tuple[int, int, int], float], tuple[tuple[int, int, int], 
 def _softened(lab: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Points t (n,) along the path from a colour to its pale, soft version (same hue angle), (n, 3)."""
     chroma_scale = 1 - t * (1 - MIN_CHROMA_SCALE)
-    return np.stack(
-        [lab[0] + t * (PALE_LIGHTNESS - lab[0]), lab[1] * chroma_scale, lab[2] * chroma_scale], -1
-    )
+    lightness = lab[0] + t * max(PALE_LIGHTNESS - float(lab[0]), 0.0)  # lighter, never darker
+    return np.stack([lightness, lab[1] * chroma_scale, lab[2] * chroma_scale], -1)
 
 
 _PATH_STEPS = np.linspace(0.0, 1.0, 513)
@@ -221,15 +226,19 @@ def intensify(
     rgb: tuple[int, int, int], strength: float
 ) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
     """The colour at an emotion's strength: full strength keeps it; weaker is a little lighter and
-    softer, with the same hue angle, at ΔE00 (1 − strength) × SOFTEN_DELTA_E from the table colour
-    (or at the end of the path, for colours already pale and soft).
+    softer, with the same hue angle, at ΔE00 (1 − strength) × its budget from the table colour (or at
+    the end of the path, for colours already pale and soft). The budget is SOFTEN_DELTA_E for a
+    colour with a hue (chroma ACHROMATIC_CHROMA or more) and shrinks to ACHROMATIC_SHARE of it
+    for black and greys, whose only identity is their lightness: a weak "black" stays black.
 
     Returns sRGB and its CIELAB (recomputed from the gamut-clipped sRGB, so the two always agree).
     """
     s = _check_strength("colour", strength)
     if s < 1:
         points, gaps = _path((int(rgb[0]), int(rgb[1]), int(rgb[2])))
-        t = float(np.interp((1 - s) * SOFTEN_DELTA_E, gaps, _PATH_STEPS))
+        chroma = float(np.hypot(points[0][1], points[0][2]))
+        budget = SOFTEN_DELTA_E * min(1.0, max(ACHROMATIC_SHARE, chroma / ACHROMATIC_CHROMA))
+        t = float(np.interp((1 - s) * budget, gaps, _PATH_STEPS))
         out = lab_to_srgb(_softened(points[0], np.array([t]))[0])
         rgb = (int(out[0]), int(out[1]), int(out[2]))
     lab_out = srgb_to_lab(rgb)

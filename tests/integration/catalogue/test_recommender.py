@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from core.catalogue.genres import EMOTION_GENRES, TMDB_GENRES, excluded_for, genres_for, mood_genres
 from core.catalogue.index import SHORTLIST_MIN, PaletteIndex, Ranked
@@ -235,7 +236,9 @@ def test_shortlist_gives_the_same_top_ten_as_scoring_everything(settings: Settin
         assert [(r.tmdb_id, r.score) for r in fast] == [(r.tmdb_id, r.score) for r in full], name
 
 
-def test_cli_prints_json_and_a_table(store: Store, settings: Settings, mongo_uri: str) -> None:
+def test_cli_prints_json_and_a_table(
+    store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+) -> None:
     env = os.environ | {
         "MONGODB_URI": mongo_uri,
         "MOODREEL_MONGODB_DATABASE": settings.mongodb.database,
@@ -254,9 +257,14 @@ def test_cli_prints_json_and_a_table(store: Store, settings: Settings, mongo_uri
         assert set(pick["genres"]) & set(genres_for("happy"))
     assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
 
-    table = subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    sheet = tmp_path / "sheet.png"
+    table = subprocess.run(
+        [*cmd, *args, "--sheet", str(sheet)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert table.returncode == 0, table.stderr
     assert picks[0]["title"][:20] in table.stdout and "sunny yellow" in table.stdout
+    with Image.open(sheet) as image:  # the contact sheet: swatches on the left, four posters beside them
+        assert image.format == "PNG" and image.width > 800 and image.height > 300
 
     bad = subprocess.run([*cmd, "--secondary", "happy"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "must all differ" in bad.stderr

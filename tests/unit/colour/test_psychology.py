@@ -7,14 +7,17 @@ import pytest
 
 from core.colour.ciede2000 import ciede2000
 from core.colour.psychology import (
+    BASIC_COLOURS,
     DUPLICATE_DELTA_E,
     EMOTION_PALETTES,
+    SOFTEN_DELTA_E,
     SOURCES,
     basic_colour_name,
     colour_name,
     emotion_from_names,
     intensify,
     mood_colours,
+    shown_colour_name,
 )
 from core.colour.space import srgb_to_lab
 from core.emotion.stats import DECLARED_NEIGHBOURS
@@ -124,3 +127,68 @@ def test_colour_names_in_both_languages() -> None:
     assert basic_colour_name(srgb_to_lab((20, 20, 22)), "ko") == "검정"
     colours = mood_colours(emotion_from_names("happy"))
     assert colour_name(colours[0], "ko") == "노랑" and colour_name(colours[0], "en") == "sunny yellow"
+
+
+def _hue(lab: tuple[float, float, float] | np.ndarray) -> float:
+    return float(np.degrees(np.arctan2(lab[2], lab[1])))
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.25, 0.5, 0.75])
+def test_weaker_feelings_soften_but_keep_their_colour(strength: float) -> None:
+    for emotion, entries in EMOTION_PALETTES.items():
+        for entry in entries:
+            table = srgb_to_lab(entry.rgb)
+            _, lab = intensify(entry.rgb, strength)
+            gap = float(ciede2000(np.array(lab), table))
+            # At most SOFTEN_DELTA_E from the table colour (less where the path to pale ends first), ...
+            assert gap <= (1 - strength) * SOFTEN_DELTA_E + 0.6, (emotion, entry.name, gap)
+            # ... never darker or more saturated, ...
+            assert lab[0] >= table[0] - 0.5 and _chroma(lab) <= _chroma(tuple(table)) + 0.5
+            # ... and with the same hue wherever there is a hue to keep.
+            if _chroma(tuple(table)) > 10:
+                turn = (_hue(lab) - _hue(table) + 180) % 360 - 180
+                assert abs(turn) < 3, (emotion, entry.name, turn)
+
+
+def test_a_weak_surprise_is_still_magenta_violet_and_cyan() -> None:
+    weak = mood_colours(emotion_from_names("surprise", strengths={"surprise": 0.0}), primary_weight=1.0)
+    families = [basic_colour_name(c.lab) for c in weak]
+    assert families[0] in ("magenta", "pink") and families[1] in ("purple", "lavender")
+    assert families[2] in ("cyan", "light blue", "teal")
+    assert min(_chroma(c.lab) for c in weak) > 20  # soft, not grey
+
+
+def test_the_swatch_name_is_the_name_of_the_colour_shown() -> None:
+    names = {
+        name: srgb_to_lab([int(h[i : i + 2], 16) for i in (1, 3, 5)])
+        for name, (h, _) in BASIC_COLOURS.items()
+    }
+    for emotion in EMOTION_PALETTES:
+        own = {e.name: srgb_to_lab(e.rgb) for e in EMOTION_PALETTES[emotion]}
+        for strength in (1.0, 0.6, 0.3, 0.0):
+            others = [s for s in EMOTIONS if s != emotion][:2]
+            mood = emotion_from_names(
+                emotion, others, strengths={emotion: strength, **dict.fromkeys(others, strength)}
+            )
+            for colour in mood_colours(mood):
+                assert (colour.name, colour.name_ko) == shown_colour_name(colour.emotion, colour.lab)
+                vocabulary = {
+                    **names,
+                    **{e.name: srgb_to_lab(e.rgb) for e in EMOTION_PALETTES[colour.emotion]},
+                }
+                gaps = {n: float(ciede2000(lab, np.array(colour.lab))) for n, lab in vocabulary.items()}
+                assert gaps[colour.name] <= min(gaps.values()) + 1e-9, (
+                    colour.emotion,
+                    colour.hex,
+                    colour.name,
+                )
+                assert colour_name(colour, "ko") == colour.name_ko != ""
+            if strength == 1.0:  # at full strength the primary's colours keep the table's names
+                assert [c.name for c in mood_colours(mood)[:3]] == list(own)
+
+
+def test_a_weak_black_stays_black() -> None:
+    for emotion in ("angry", "fear", "sad"):
+        black = next(e for e in EMOTION_PALETTES[emotion] if e.name == "black")
+        _, lab = intensify(black.rgb, 0.0)
+        assert lab[0] < 25 and shown_colour_name(emotion, lab)[0] == "black"
