@@ -64,6 +64,6 @@ def test_both_chats_show_the_same_summary() -> None:
     message = summary_message(result, "en")
     assert embed.description == summary.headline and summary.headline in message
     assert summary.legend in (embed.footer.text or "") and summary.legend in message
-    assert "Calm" not in message and not any("Calm" in f.name for f in embed.fields)
+    assert "Calm" not in message and not any("Calm" in (f.name or "") for f in embed.fields)
     assert summary.numbers("happy", "en") in message
     assert embed.fields[0].value == summary.numbers("happy", "en")
