@@ -9,6 +9,7 @@ Routes
 - GET  /s/{token}/ws     the session's WebSocket (protocol in webcam_page.protocol)
 - GET  /posters/{id}.jpg local poster images, when the catalogue has them
 - GET  /healthz          liveness, with the analysis pool's counters
+- /stage/...             the audience stage: control and stage pages, their sockets (webcam_page.stage)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from webcam_page.limits import AddressLimiter
 from webcam_page.pages import locale_of, refusal, words_js
 from webcam_page.security import ServerLog, body_deadline, origin_allowed, security_headers
 from webcam_page.session_socket import SessionSocket, result_payload
+from webcam_page.stage import setup_stage
 
 log = logging.getLogger(__name__)
 
@@ -321,5 +323,6 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/words.js", words_js)
     app.router.add_get("/favicon.ico", favicon)
+    setup_stage(app, services)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
