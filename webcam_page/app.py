@@ -26,6 +26,7 @@ from aiohttp.typedefs import Handler
 from pymongo.errors import PyMongoError
 
 from core.config import Settings
+from core.present.words import say
 from core.services import Services
 from core.sessions.errors import AlreadyUsed, SessionError
 from core.sessions.origin import SessionOrigin
@@ -196,7 +197,19 @@ async def session_result(request: web.Request) -> web.StreamResponse:
             {"ok": False, "error": "pending", "message": "no result for this browser yet"}, status=404
         )
     payload = result_payload(request.app[POSTERS_DIR], result)
-    return web.json_response({"ok": True, **payload}, headers={"Cache-Control": "no-store"})
+    # Where the chat delivery stands now, so a reload tells the user when it could not be posted.
+    delivery = await services.sessions.delivery(session_id)
+    platform = str(result.origin.get("platform") or "")
+    note = None
+    if delivery.state == "undeliverable":
+        note = say(str(result.origin.get("locale") or "en"), "page.undeliverable")
+    chat = {
+        "platform": platform,
+        "delivered": bool(delivery),
+        "delivery": delivery.state,
+        "delivery_note": note,
+    }
+    return web.json_response({"ok": True, **payload, **chat}, headers={"Cache-Control": "no-store"})
 
 
 async def session_socket(request: web.Request) -> web.StreamResponse:

@@ -238,6 +238,8 @@ class MoodReelBot(discord.Client):
         }
         if interaction.guild_id:
             extra["guild_id"] = str(interaction.guild_id)
+        if isinstance(interaction.channel, discord.Thread):
+            extra["thread"] = "1"  # posting there needs Send Messages in Threads instead
         origin = SessionOrigin(
             platform=PLATFORM,
             user_id=str(interaction.user.id),

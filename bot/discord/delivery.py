@@ -206,7 +206,8 @@ class DiscordCourier:
         if not channel_id:
             raise Refusal("the command came from no channel")
         perms = permissions_of(item.payload.get("app_permissions") or extra.get("app_permissions"))
-        if not perms.view_channel or not (perms.send_messages or perms.send_messages_in_threads):
+        may_send = perms.send_messages_in_threads if extra.get("thread") else perms.send_messages
+        if not perms.view_channel or not may_send:
             raise Refusal("MoodReel may not send messages there (View Channel, Send Messages)")
         guild_id = extra.get("guild_id")
         found = self.bot.get_channel(int(channel_id))

@@ -23,7 +23,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING
 
-from bot.mattermost.client import MattermostUnavailable
+from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.messages import failure_text, result_post
 from bot.mattermost.signing import ShareContext
 from core.delivery.outbox import OutboxItem
@@ -80,7 +80,10 @@ class MattermostCourier:
 
     def __init__(self, adapter: MattermostAdapter) -> None:
         self.adapter = adapter
-        self.client = adapter.client
+
+    @property
+    def client(self) -> MattermostClient:
+        return self.adapter.client
 
     async def deliver(self, item: OutboxItem) -> Outcome:
         targets = targets_for(item, self.adapter.mm.deliver)

@@ -281,21 +281,19 @@ class Outbox:
         self.wake(platform)
         return item_id
 
-    async def reopen(self, item_id: str) -> bool:
-        """Try an undeliverable item again from its first target (the user asked again, e.g. after
-        fixing the bot's permissions); True if it was undeliverable."""
-        res = await self.collection.update_one(
-            {"_id": item_id, "state": "undeliverable"},
-            {
-                "$set": {
-                    "state": "pending",
-                    "target_index": 0,
-                    "retries": 0,
-                    "not_before": utcnow(),
-                    "reason": None,
-                }
-            },
-        )
+    async def reopen(self, item_id: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """Try an undeliverable item again from its first target, with a fresh payload if given (the
+        user asked again, e.g. after the bot's permissions were fixed); True if it was undeliverable."""
+        sets: dict[str, Any] = {
+            "state": "pending",
+            "target_index": 0,
+            "retries": 0,
+            "not_before": utcnow(),
+            "reason": None,
+        }
+        if payload is not None:
+            sets["payload"] = dict(payload)
+        res = await self.collection.update_one({"_id": item_id, "state": "undeliverable"}, {"$set": sets})
         return res.modified_count == 1
 
     async def status(self, item_id: str) -> DeliveryStatus:
@@ -364,15 +362,20 @@ class Outbox:
         if leased is not None:
             task = asyncio.create_task(self._run(*leased, policy), name=f"deliver-{item_id}")
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), wait)
+            task.add_done_callback(self._done)
+            await asyncio.wait({task}, timeout=wait)  # the attempt goes on in the background after
             return await self.status(item_id)
         status = await self.status(item_id)  # another worker holds it: wait for its outcome
         while status.state == "sending" and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
             status = await self.status(item_id)
         return status
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The store went away mid-attempt, say: the lease lapses and the item is retried.
+            log.error("a delivery attempt failed: %r; it will be retried", task.exception())
 
     # --- one leased item --------------------------------------------------------------------------
 

@@ -311,10 +311,9 @@ class SessionService:
         if doc is None or not doc.get("result"):
             return DeliveryStatus("none", "the result is no longer stored")
         platform = doc["origin"]["platform"]
-        item_id = await self.outbox.enqueue(
-            session_id, platform, "share", doc["origin"], {"result": doc["result"], **details}
-        )
-        await self.outbox.reopen(item_id)  # refused before (no permission then): try again
+        payload = {"result": doc["result"], **details}
+        item_id = await self.outbox.enqueue(session_id, platform, "share", doc["origin"], payload)
+        await self.outbox.reopen(item_id, payload)  # refused before (no permission then): try again
         return await self.outbox.deliver_now(item_id, wait)
 
     async def delivery(self, session_id: str, kind: str = "result") -> DeliveryStatus:

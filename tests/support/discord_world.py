@@ -107,6 +107,34 @@ def with_discord(settings: Settings, **changes: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
+async def open_page_world(store: Store, settings: Settings) -> AsyncIterator[World]:
+    """The world with MoodReel's whole web app on a real port (real services: the recommender, the
+    analysis pool), so a test can run the page's session and see what it is told."""
+    from aiohttp import web
+
+    from tests.support.services import running_services, short_settings
+    from webcam_page.app import create_app
+
+    port = free_port()
+    async with DiscordStandIn(TOKEN) as standin:
+        settings = short_settings(settings)
+        settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=port))
+        settings = with_discord(settings, guild_ids=(standin.guild_id,))
+        async with running_services(store, settings) as services:
+            runner = web.AppRunner(create_app(services))
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            w = World(
+                standin, settings, services, standin.add_user("alice", "Alice"), standin.add_user("minji")
+            )
+            try:
+                yield w
+            finally:
+                await w.stop_bot()
+                await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def open_world(store: Store, settings: Settings) -> AsyncIterator[World]:
     async with DiscordStandIn(TOKEN) as standin:
         settings = with_discord(settings, guild_ids=(standin.guild_id,))

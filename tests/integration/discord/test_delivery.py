@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 
 from core.colour.psychology import emotion_from_names, mood_colours
+from core.present.summary import summarise
 from core.sessions.service import SessionService
 from core.values.results import MoodResult
 from tests.support.discord_world import (
@@ -44,9 +45,9 @@ async def test_full_flow_posts_summary_card_and_carousel_and_pages(world: World)
     names = [f["name"] for f in summary["fields"]]
     assert names == ["Main feeling · Happy", "Also · Surprised", "Also · Calm", "Your colours"]
     values = [f["value"] for f in summary["fields"]]
-    assert values[0].startswith("up 25 points from your baseline: we're very sure")
-    assert values[1].startswith("up 7 points") and "fairly sure" in values[1]
-    assert values[2].startswith("down 25 points") and "a hint" in values[2]
+    told = summarise(result.emotion, "en")  # the same summary as on the page and in Mattermost
+    assert values[:3] == [told.numbers(e, "en") for e in ("happy", "surprise", "neutral")]
+    assert "+25" in values[0] and "p = 0.002" in values[0]
     assert all(c.hex in values[3] for c in result.colours)
     assert summary["image"]["url"] == "attachment://moodreel.png"
     assert "62 face frames" in summary["footer"]["text"]
@@ -121,7 +122,7 @@ async def test_korean_result(world: World) -> None:
     summary, movie = post.payload["embeds"]
     assert summary["title"] == "민지 님의 기분: 행복"
     assert [f["name"] for f in summary["fields"]][:3] == ["주된 기분 · 행복", "함께 · 놀람", "함께 · 평온"]
-    assert summary["fields"][0]["value"].startswith("기준보다 25%p 올랐어요: 거의 확실해요")
+    assert summary["fields"][0]["value"] == summarise(result.emotion, "ko").numbers("happy", "ko")
     rec = result.recommendations[0]
     assert movie["title"] == f"{rec.title_ko} ({rec.year})" and f"*{rec.title}*" in movie["description"]
     assert {f["name"]: f["value"] for f in movie["fields"]}["장르"] == "코미디, SF"

@@ -142,6 +142,7 @@ class MattermostStandIn:
     action_failures: list[dict[str, Any]] = field(default_factory=list)  # "Action failed" shown to users
     log: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     post_delay: float = 0.0  # seconds to wait, after storing a post, before answering
+    no_direct: set[str] = field(default_factory=set)  # users the bot may not DM (RestrictDirectMessage)
     pending_post_ids: dict[str, tuple[float, str]] = field(default_factory=dict)  # id -> (when, post id)
     _faults: list[tuple[Callable[[str, str], bool], int, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
@@ -270,7 +271,7 @@ class MattermostStandIn:
             ids = None
         if not isinstance(ids, list) or len(ids) != 2 or not all(i in self.users for i in ids):
             return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids.")
-        if request[USER].id not in ids:
+        if request[USER].id not in ids or self.no_direct & set(ids):
             return app_error(
                 403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
             )
