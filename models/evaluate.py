@@ -1,13 +1,18 @@
-"""Evaluate the emotion network on any npz in the FER2013 layout: `python -m models.evaluate --help`."""
+"""Evaluate the shipped expression pipeline on an npz in the FER2013 layout: `python -m models.evaluate`.
+
+By default this is what MoodReel runs on every face (models.pipeline: both networks, int8, face and
+mirror image); `--single` scores one float32 EmotionNet pass instead, as training does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,6 +20,7 @@ from tqdm import tqdm
 
 from models.data import DEFAULT_NPZ
 from models.net import EMOTIONS, INPUT_SIZE, normalise
+from models.pipeline import PIPELINE_WEIGHTS, load_pipeline
 from models.weights import DEFAULT_WEIGHTS, load_model, weights_meta
 
 USAGE_NAMES = {0: "Training", 1: "PublicTest", 2: "PrivateTest"}
@@ -101,23 +107,38 @@ def load_rows(path: Path, usage: int | None) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels.astype(np.int64)
 
 
-@torch.inference_mode()
+Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 48, 48) uint8 faces -> (N, 7) probabilities
+
+
+def single_network(model: torch.nn.Module) -> Classifier:
+    """One float32 EmotionNet pass per face, no test-time views (how training cycles are scored)."""
+    model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    @torch.inference_mode()
+    def classify(faces: np.ndarray) -> np.ndarray:
+        x = normalise(torch.from_numpy(np.ascontiguousarray(faces)))
+        return torch.softmax(model(x.contiguous(memory_format=torch.channels_last)), 1).numpy()
+
+    return classify
+
+
 def predict(
-    model: torch.nn.Module, pixels: np.ndarray, batch_size: int = 256, progress: bool = True
+    classify: Classifier | torch.nn.Module, pixels: np.ndarray, batch_size: int = 256, progress: bool = True
 ) -> np.ndarray:
-    """Predicted class per face, in batches."""
-    model = model.to(memory_format=torch.channels_last)
+    """Predicted class per face, in batches; `classify` is a Pipeline, or a bare network (run alone)."""
+    if isinstance(classify, torch.nn.Module):
+        classify = single_network(classify)
     out = np.empty(len(pixels), np.int64)
     starts = range(0, len(pixels), batch_size)
     for start in tqdm(starts, desc="evaluating", unit="batch", disable=not progress, file=sys.stderr):
-        x = normalise(torch.from_numpy(pixels[start : start + batch_size]))
-        logits = model(x.contiguous(memory_format=torch.channels_last))
-        out[start : start + len(x)] = logits.argmax(1).numpy()
+        out[start : start + batch_size] = classify(pixels[start : start + batch_size]).argmax(1)
     return out
 
 
-def evaluate(model: torch.nn.Module, pixels: np.ndarray, labels: np.ndarray, **kw: object) -> Evaluation:
-    return Evaluation(confusion_matrix(labels, predict(model, pixels, **kw)))  # type: ignore[arg-type]
+def evaluate(
+    classify: Classifier | torch.nn.Module, pixels: np.ndarray, labels: np.ndarray, **kw: Any
+) -> Evaluation:
+    return Evaluation(confusion_matrix(labels, predict(classify, pixels, **kw)))
 
 
 def _fmt(value: float | None) -> str:
@@ -142,8 +163,8 @@ def report(result: Evaluation, title: str) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m models.evaluate",
-        description="Accuracy, per-class recall and the confusion matrix of the emotion network on an npz "
-        "with `pixels` (N, 48, 48) uint8 and `label` (N,) 0..6 (and `usage` for --usage).",
+        description="Accuracy, per-class recall and the confusion matrix of the shipped expression pipeline "
+        "on an npz with `pixels` (N, 48, 48) uint8 and `label` (N,) 0..6 (and `usage` for --usage).",
     )
     p.add_argument("--data", type=Path, default=DEFAULT_NPZ, help="npz to evaluate (default: %(default)s)")
     p.add_argument(
@@ -153,7 +174,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="only rows with this usage (0 Training, 1 PublicTest); default: all",
     )
     p.add_argument(
-        "--weights", type=Path, default=DEFAULT_WEIGHTS, help="model weights (default: %(default)s)"
+        "--pipeline",
+        type=Path,
+        default=PIPELINE_WEIGHTS,
+        help="the pipeline's int8 weights and blend (default: %(default)s)",
+    )
+    p.add_argument("--float32", action="store_true", help="run the pipeline's networks unquantised (float32)")
+    p.add_argument(
+        "--single",
+        action="store_true",
+        help="score one float32 EmotionNet pass per face (--weights), without views or ensemble",
+    )
+    p.add_argument(
+        "--weights", type=Path, default=DEFAULT_WEIGHTS, help="EmotionNet weights (default: %(default)s)"
     )
     p.add_argument(
         "--batch-size", type=int, default=256, help="faces per forward pass (default: %(default)s)"
@@ -170,28 +203,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _describe(meta: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in meta.items())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not args.weights.is_file():
-        print(f"evaluate: weights not found at {args.weights}", file=sys.stderr)
-        return 2
+    needed = [args.weights] if args.single else [args.weights, args.pipeline]
+    for path in needed:
+        if not path.is_file():
+            print(f"evaluate: weights not found at {path}", file=sys.stderr)
+            return 2
     try:
         pixels, labels = load_rows(args.data, args.usage)
     except DataError as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 2
-    model = load_model(args.weights)
-    result = evaluate(model, pixels, labels, batch_size=args.batch_size)
     subset = "all rows" if args.usage is None else f"usage {args.usage} ({USAGE_NAMES.get(args.usage, '?')})"
-    meta = weights_meta(args.weights)
-    trained = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in meta.items())
-    title = f"{args.data.name}, {subset}: {len(labels)} faces; weights {args.weights} ({trained})"
+    head = f"{args.data.name}, {subset}: {len(labels)} faces"
+    info: dict[str, object]
+    if args.single:
+        result = evaluate(load_model(args.weights), pixels, labels, batch_size=args.batch_size)
+        title = (
+            f"{head}; one EmotionNet pass, weights {args.weights} ({_describe(weights_meta(args.weights))})"
+        )
+        info = {"pipeline": "single EmotionNet, float32", "quantised": False, "weights": str(args.weights)}
+    else:
+        pipeline = load_pipeline(
+            args.pipeline, net_weights=args.weights, quantised=False if args.float32 else None
+        )
+        result = evaluate(pipeline, pixels, labels, batch_size=args.batch_size)
+        title = f"{head}; pipeline {args.pipeline}: {pipeline.description}"
+        info = {
+            "pipeline": pipeline.description,
+            "quantised": pipeline.quantised,
+            "weights": str(args.pipeline),
+            "net_weight": pipeline.meta["net_weight"],
+        }
     print(report(result, title))
     if args.json:
-        out = {"data": str(args.data), "usage": args.usage, "weights": str(args.weights), **result.to_dict()}
-        print(json.dumps(out))
+        print(json.dumps({"data": str(args.data), "usage": args.usage, **info, **result.to_dict()}))
     return 0
 
 

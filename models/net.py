@@ -66,7 +66,10 @@ class EmotionNet(nn.Module):
         # starts as the identity (zero last-BN scale), so growing a trained net keeps its accuracy.
         self.deep = nn.Sequential(*(ResidualBlock(w2, w2, 1) for _ in range(extra_blocks)))
         for block in self.deep:
-            nn.init.zeros_(block.conv2[1].weight)
+            assert isinstance(block, ResidualBlock)
+            last_bn = block.conv2[1]
+            assert isinstance(last_bn, nn.BatchNorm2d)
+            nn.init.zeros_(last_bn.weight)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
         )

@@ -1,25 +1,47 @@
-"""The expression network at inference: batch norm folded, channels-last, frozen TorchScript."""
+"""Faces to emotion probabilities: the shipped expression pipeline (models.pipeline) at inference.
+
+Every face goes through both networks of the ensemble, EmotionNet and mini-Xception, each on the face
+and on its mirror image, int8-quantised and as one frozen TorchScript graph; the probabilities are blended
+with the weight stored beside the int8 weights. models.evaluate scores this very pipeline, so the model
+card's accuracy is what the frame analyser gets.
+"""
 
 from __future__ import annotations
 
-import copy
-import itertools
+from pathlib import Path
 
-import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+import numpy as np
+
+from models.pipeline import PIPELINE_WEIGHTS, Pipeline, load_pipeline
+from models.weights import DEFAULT_WEIGHTS
 
 
-def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy with every Conv2d followed by BatchNorm2d (inside a Sequential) merged into one Conv2d."""
-    model = copy.deepcopy(model).eval()
-    for seq in model.modules():
-        if not isinstance(seq, nn.Sequential):
-            continue
-        names = list(seq._modules)
-        for first, second in itertools.pairwise(names):
-            conv, bn = seq._modules[first], seq._modules[second]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                seq._modules[first] = fuse_conv_bn_eval(conv, bn)
-                seq._modules[second] = nn.Identity()
-    return model
+class EmotionClassifier:
+    """(N, 48, 48) uint8 grey faces -> (N, 7) float32 probabilities in EMOTIONS order.
+
+    `weights` replaces the shipped EmotionNet; its int8 calibration belongs to the shipped weights, so
+    another net runs in float32 (see models.pipeline.load_pipeline). `optimise=False` runs the same
+    ensemble unquantised and eagerly (a reference for the optimised path).
+    """
+
+    def __init__(
+        self,
+        weights: Path | str | None = None,
+        optimise: bool = True,
+        pipeline: Path | str = PIPELINE_WEIGHTS,
+    ) -> None:
+        net = Path(weights) if weights else DEFAULT_WEIGHTS
+        if not net.is_file():
+            raise FileNotFoundError(f"emotion model weights not found at {net}")
+        self.weights = net
+        self.pipeline: Pipeline = load_pipeline(
+            pipeline, net_weights=net, quantised=None if optimise else False, freeze=optimise
+        )
+
+    @property
+    def description(self) -> str:
+        return self.pipeline.description
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        """ValueError unless `faces` is uint8 (N, 48, 48); an empty batch gives (0, 7)."""
+        return self.pipeline(faces)

@@ -11,14 +11,13 @@ per face) did not do:
 - a stream's FaceTracker reuses the boxes for up to `detect_every` frames while the faces under
   them have not moved or changed (mean absolute difference of each 48x48 crop at most
   `moved_threshold`);
-- the network is frozen TorchScript in channels-last layout (batch norm folded into the
-  convolutions), fed every waiting face in one forward pass.
+- the expression pipeline (core.emotion.classify: EmotionNet and mini-Xception, each on the face
+  and its mirror image) is int8 and frozen TorchScript, fed every waiting face in one call.
 Frames stay in memory only.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,12 @@ import cv2
 import numpy as np
 import torch
 
-from core.emotion.classify import _fold_batch_norm
+from core.emotion.classify import EmotionClassifier
 from core.emotion.decode import BadFrame, decode_grey
 from core.emotion.detect import Box, FaceTracker, _mean_abs_diff, crop_face
 from core.emotion.detectors import Face, FaceDetector, make_detector
-from models.net import EMOTIONS, INPUT_SIZE, normalise
-from models.weights import DEFAULT_WEIGHTS, load_model
+from models.net import EMOTIONS, INPUT_SIZE
+from models.weights import DEFAULT_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -111,25 +110,10 @@ class FrameAnalyser:
         self.detect_every, self.detect_width, self.margin = detect_every, detect_width, margin
         self.moved_threshold, self.max_faces = moved_threshold, max_faces
         self.weights = path
-        self._model = self._prepare(load_model(path), optimise)
+        self.classifier = EmotionClassifier(path, optimise)
         self.detector: FaceDetector = (
             make_detector(detector, detect_width=detect_width) if isinstance(detector, str) else detector
         )
-
-    @staticmethod
-    def _prepare(model: torch.nn.Module, optimise: bool) -> torch.nn.Module:
-        if not optimise:
-            return model
-        # Batch norm folded into the convolutions, channels-last for oneDNN; frozen TorchScript on
-        # top (about 10% faster on one core) while this torch still has it.
-        model = _fold_batch_norm(model).to(memory_format=torch.channels_last)
-        example = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE).contiguous(memory_format=torch.channels_last)
-        try:
-            with warnings.catch_warnings(), torch.inference_mode():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                return torch.jit.freeze(torch.jit.trace(model, example))
-        except (AttributeError, RuntimeError):
-            return model
 
     def detect_all(self, grey: np.ndarray) -> list[Face]:
         """Every face in a grey frame (boxes framed like FER2013 crops, and scores), largest first."""
@@ -167,16 +151,8 @@ class FrameAnalyser:
         return boxes, True, crops
 
     def classify_faces(self, faces: np.ndarray) -> np.ndarray:
-        """(N, 48, 48) uint8 grey faces -> (N, 7) float32 probabilities, one forward pass."""
-        faces = np.asarray(faces)
-        if faces.ndim != 3 or faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE) or faces.dtype != np.uint8:
-            raise ValueError(f"faces must be uint8 of shape (N, 48, 48), got {faces.dtype} {faces.shape}")
-        if len(faces) == 0:
-            return np.zeros((0, len(EMOTIONS)), np.float32)
-        x = normalise(torch.from_numpy(np.ascontiguousarray(faces)))
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            return torch.softmax(self._model(x), dim=1).numpy()
+        """(N, 48, 48) uint8 grey faces -> (N, 7) float32 probabilities: the shipped pipeline, one call."""
+        return self.classifier(faces)
 
     def analyse(self, jpeg: bytes, tracker: FaceTracker | None = None) -> FrameScore:
         """One frame; ValueError if it is not a decodable JPEG (the tracker is then left as it was)."""

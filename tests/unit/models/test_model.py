@@ -14,6 +14,7 @@ import torch
 
 from models.evaluate import Evaluation, confusion_matrix, main
 from models.net import EMOTIONS, EmotionNet, normalise
+from models.pipeline import load_pipeline, pipeline_meta
 from models.weights import DEFAULT_WEIGHTS, load_model, weights_meta
 from tests.support.paths import ROOT
 
@@ -51,11 +52,17 @@ def test_shipped_weights_load(model: EmotionNet) -> None:
 
 
 def test_model_card_states_the_shipped_accuracy() -> None:
-    """models/README.md must quote the accuracy stored with the committed weights."""
+    """models/README.md must quote the accuracy stored with the committed pipeline (what MoodReel runs)
+    and, for the single network, the one stored with its weights."""
     card = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
     stated = re.search(r"PublicTest accuracy:\W*([0-9]+\.[0-9]+)\s*%", card)
     assert stated, "the model card must state 'PublicTest accuracy: NN.NN %'"
-    assert float(stated.group(1)) == pytest.approx(100 * weights_meta()["publictest_accuracy"], abs=0.01)
+    assert float(stated.group(1)) == pytest.approx(100 * pipeline_meta()["publictest_accuracy"], abs=0.01)
+    single = re.search(r"single EmotionNet pass:\W*([0-9]+\.[0-9]+)\s*%", card)
+    assert single, "the model card must state 'single EmotionNet pass: NN.NN %'"
+    assert float(single.group(1)) == pytest.approx(100 * weights_meta()["publictest_accuracy"], abs=0.01)
+    blend = re.search(r"blend weight:\W*([0-9.]+)", card)
+    assert blend and float(blend.group(1)) == pytest.approx(pipeline_meta()["net_weight"])
 
 
 def test_known_faces_get_sensible_answers(
@@ -93,7 +100,7 @@ def _tiny_npz(tmp_path: Path, model: EmotionNet, pixels: np.ndarray) -> tuple[Pa
     Rows 0-5 are usage 0, rows 6-11 usage 1, so usage 1 holds exactly one right answer (row 6).
     """
     faces = pixels[:12]
-    predicted = _predict(model, faces).argmax(1)
+    predicted = load_pipeline()(faces).argmax(1)  # what models.evaluate scores by default
     labels = np.where(np.arange(12) < 7, predicted, (predicted + 1) % 7).astype(np.uint8)
     usage = np.array([0] * 6 + [1] * 6, np.uint8)
     path = tmp_path / "tiny.npz"
@@ -128,6 +135,26 @@ def test_evaluate_counts_right_on_a_tiny_npz(
     assert (result["correct"], result["total"]) == (1, 6)
     assert result["accuracy"] == pytest.approx(1 / 6)
     assert result["usage"] == 1
+
+
+def test_evaluate_single_scores_one_network_pass(
+    tmp_path: Path,
+    model: EmotionNet,
+    public_test: tuple[np.ndarray, np.ndarray, np.ndarray],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--single scores one float32 EmotionNet pass per face, as training does, not the pipeline."""
+    faces = public_test[0][:40]
+    single = _predict(model, faces).argmax(1)
+    path = tmp_path / "single.npz"
+    np.savez(path, pixels=faces, label=single.astype(np.uint8))
+    assert main(["--data", str(path), "--single", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["accuracy"] == pytest.approx(1.0) and result["quantised"] is False
+    assert main(["--data", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = (load_pipeline()(faces).argmax(1) == single).mean()
+    assert result["accuracy"] == pytest.approx(expected) and result["quantised"] is True
 
 
 def test_evaluate_as_a_command(tmp_path: Path, model: EmotionNet, public_test: tuple) -> None:
