@@ -8,7 +8,7 @@ Routes
 - GET  /s/{token}/result the finished session's result, for the browser that ran it (a reload)
 - GET  /s/{token}/ws     the session's WebSocket (protocol in webcam_page.protocol)
 - GET  /posters/{id}.jpg local poster images, when the catalogue has them
-- GET  /healthz          liveness, with the analysis pool's counters
+- GET  /healthz          liveness, the database's state (503 while it is down) and the pool's counters
 - /stage/...             the audience stage: control and stage pages, their sockets (webcam_page.stage)
 """
 

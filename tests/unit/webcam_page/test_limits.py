@@ -73,10 +73,11 @@ def test_idle_addresses_are_forgotten_and_memory_stays_bounded() -> None:
     assert len(limiter) == 1
 
 
-@given(st.lists(st.tuples(st.integers(0, 30), st.floats(0, 5)), max_size=300), st.integers(1, 5))
+@given(st.lists(st.tuples(st.integers(0, 7), st.floats(0, 5)), max_size=300), st.integers(1, 5))
 def test_no_address_ever_passes_more_than_the_limit_per_window(
     events: list[tuple[int, float]], limit: int
 ) -> None:
+    """With room for every address (8), none ever gets more than `limit` in any window."""
     clock = FakeClock()
     limiter = AddressLimiter(limit, 10.0, max_addresses=8, clock=clock)
     allowed: dict[int, list[float]] = {}
@@ -84,10 +85,6 @@ def test_no_address_ever_passes_more_than_the_limit_per_window(
         clock.now += gap
         if limiter.allow(str(address)):
             allowed.setdefault(address, []).append(clock.now)
-    # Only an evicted address (more than 8 others seen since) may get a fresh allowance early.
     for times in allowed.values():
         for i, t in enumerate(times):
-            assert (
-                len([u for u in times[: i + 1] if t - u < 10.0]) <= limit
-                or len(set(a for a, _ in events)) > 8
-            )
+            assert len([u for u in times[: i + 1] if t - u < 10.0]) <= limit
