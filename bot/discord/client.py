@@ -285,27 +285,29 @@ class MoodReelBot(discord.Client):
     # --- sharing --------------------------------------------------------------------------------
 
     async def share_result(self, interaction: discord.Interaction[Any], session_id: str) -> None:
-        """The owner pressed Share: post the public version in the channel (through the outbox)."""
+        """The owner pressed Share: post the public version in the channel where /moodreel was used
+        (through the outbox), then say privately how it went."""
         lang = locale_of(interaction.locale)
         await interaction.response.defer()  # before anything slow: the click is acknowledged at once
-        before = await self.sessions.delivery(session_id, "share")
-        if before:
+        result = await self._result_of(session_id)
+        if result is None:
+            await interaction.followup.send(say(lang, "discord.share_gone"), ephemeral=True)
+            return
+        if await self.sessions.delivery(session_id, "share"):
             await interaction.followup.send(say(lang, "discord.already_shared"), ephemeral=True)
             return
-        details = {
-            "by": str(interaction.user.id),
-            "channel_id": str(interaction.channel_id or ""),
-            "app_permissions": str(interaction.app_permissions.value),
-        }
+        channel_id = str(result.origin.get("channel_id") or "")
+        details = {"by": str(interaction.user.id)}
+        if str(interaction.channel_id or "") == channel_id:
+            # Pressed where the command was used (not in a DM): the freshest view of our permissions.
+            details["app_permissions"] = str(interaction.app_permissions.value)
         status = await self.sessions.share(session_id, details, SHARE_WAIT_S)
         if status and interaction.message is not None:
-            result = await self._result_of(session_id)
-            if result is not None:
-                page = _page_shown(interaction.message)
-                view = result_view(result, locale_of(result.origin.get("locale")), page, share=SHARE_DONE)
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.edit_original_response(view=view)
-        words = _share_words(lang, status.state, status.reason, details["channel_id"])
+            page = _page_shown(interaction.message)
+            view = result_view(result, locale_of(result.origin.get("locale")), page, share=SHARE_DONE)
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(view=view)
+        words = _share_words(lang, status.state, status.reason, channel_id)
         await interaction.followup.send(words, ephemeral=True)
 
     # --- the carousel: page turns from any message, before or after a restart ---------------

@@ -407,6 +407,24 @@ async def test_share_without_permission_says_why_and_works_once_allowed(world: W
     assert said.payload["content"].startswith("Shared in") and len(world.standin.channel_messages()) == 1
 
 
+async def test_share_from_a_dm_posts_in_the_channel_of_the_command(world: World) -> None:
+    await world.start_bot(deliver="dm")
+    _, session_id = await run_moodreel(world, world.alice)
+    await finish_session(world, session_id)
+    dm = world.standin.dm_channels[world.alice.id]
+    [private] = world.standin.channel_messages(dm)
+    before = len(world.standin.calls)
+    click = await world.standin.click(
+        world.alice, int(private["id"]), components(private)[-1][0]["custom_id"]
+    )
+    await world.standin.wait_for_call(
+        "POST", f"/webhooks/{world.standin.application_id}/{click.token}", after=before
+    )
+    [public] = world.standin.channel_messages()
+    assert public["content"].endswith("shared their MoodReel result.")
+    assert len(world.standin.channel_messages(dm)) == 1, "not shared into the DM"
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 
