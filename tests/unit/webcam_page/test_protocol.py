@@ -139,6 +139,7 @@ def test_a_ping_with_a_400_digit_t_is_answered_not_raised() -> None:
     assert proto.parse_text('{"v": 1, "type": "ping", "t": 1.5}') == proto.Ping(1.5)
 
 
+@settings(deadline=None)
 @given(st.integers())
 def test_a_ping_with_any_integer_never_raises(t: int) -> None:
     text = json.dumps({"v": 1, "type": "ping", "t": t})
@@ -149,6 +150,7 @@ def test_a_ping_with_any_integer_never_raises(t: int) -> None:
         assert out == proto.Ping(float(t) if abs(t) <= proto.MAX_PING_T else None)
 
 
+@settings(deadline=None)
 @given(st.integers(1, 3000), st.sampled_from(["[", '{"a":']))
 def test_deep_nesting_is_refused_without_recursing(depth: int, opener: str) -> None:
     closer = "]" if opener == "[" else "}"
@@ -177,7 +179,7 @@ _NUMBERS = st.one_of(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["v", "type", "phase", "feeling", "t", "x"]),
