@@ -132,12 +132,7 @@ async def test_korean_result(world: World) -> None:
 async def test_a_rate_limited_post_is_retried_by_discord_py(world: World) -> None:
     await world.start_bot(deliver="channel")
     channel = f"/channels/{world.standin.channel_id}/messages"
-    world.standin.fail_next(
-        lambda c: c.method == "POST" and c.path == channel,
-        429,
-        {"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
-        {"Via": "1.1 google", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.2"},
-    )
+    world.standin.rate_limit_next(lambda c: c.method == "POST" and c.path == channel, 0.2)
     result, post = await deliver_one(world)
     posts = world.calls("POST", channel)
     assert [c.status for c in posts] == [429, 200], "the 429 was honoured and the post retried"

@@ -228,3 +228,57 @@ async def test_every_way_refused_tells_the_page_and_records_undeliverable(world:
         and "ephemeral: Mattermost answered 403" in doc["reason"]
     )
     assert world.standin.posts == {}
+
+
+async def test_the_standin_refuses_what_mattermost_refuses(world: World) -> None:
+    """Messages over 16,383 characters, props over 800,000, posts in a channel the bot is not in."""
+    outside = world.standin.add_channel("outside", member=False)
+    url = f"{world.standin.url}/api/v4/posts"
+    headers = {"Authorization": f"Bearer {world.standin.bot.token}"}
+    cases = [
+        ({"channel_id": world.channel.id, "message": "x" * 16384}, 400),
+        ({"channel_id": world.channel.id, "message": "ok", "props": {"big": "y" * 800_001}}, 400),
+        ({"channel_id": outside.id, "message": "ok"}, 403),
+        ({"channel_id": world.channel.id, "message": "x" * 16383}, 201),
+    ]
+    for body, status in cases:
+        async with world.http.post(url, json=body, headers=headers) as resp:
+            assert resp.status == status, body.get("message", "")[:10]
+    assert len(world.standin.posts) == 1
+
+
+async def test_the_standin_shows_ephemeral_text_only_on_200(world: World) -> None:
+    """An integration that answers 403 gets Mattermost's generic "Action failed", its text unseen."""
+    from aiohttp import web
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"ephemeral_text": "you will never see this"}, status=403)
+
+    app = web.Application()
+    app.router.add_post("/refuse", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        button = {
+            "id": "x",
+            "name": "x",
+            "type": "button",
+            "integration": {"url": f"http://127.0.0.1:{port}/refuse"},
+        }
+        post = {
+            "channel_id": world.channel.id,
+            "message": "m",
+            "props": {"attachments": [{"actions": [button]}]},
+        }
+        headers = {"Authorization": f"Bearer {world.standin.bot.token}"}
+        async with world.http.post(f"{world.standin.url}/api/v4/posts", json=post, headers=headers) as resp:
+            post_id = (await resp.json())["id"]
+        await click(world, world.alice, post_id, "x")
+    except Exception as exc:  # mattermostdriver raises for the stand-in's 400, as for Mattermost's
+        assert "status=403" in str(exc)
+    finally:
+        await runner.cleanup()
+    assert world.standin.ephemeral == [] and world.standin.action_failures[-1]["status"] == 403
