@@ -11,7 +11,8 @@ moods in turn, one at a time, pinned to one core. On the same catalogue, moods a
 baseline is the original approach: a Python loop over the candidate movies and over every (mood colour,
 poster colour) pair, a scalar CIEDE2000 per pair, a score from the mean distance and a dominance
 average weighted by 1/distance, then a sort. It runs at a size only while its predicted time fits the
-budget; the speed-up is reported at the largest size it finished. "exact top-10" is the share of
+budget; the speed-up is reported at the largest size it finished, in wall time and in CPU time of
+the measuring thread (the second holds still when other work shares the core). "exact top-10" is the share of
 requests whose top 10 equals ranking every candidate with exact CIEDE2000 (no coarse shortlist).
 Index memory is what tracemalloc saw: the arrays the index keeps, and the peak while building it
 from documents already in memory, and while serving one request.
@@ -154,6 +155,7 @@ class SizeResult:
     baseline_p50_ms: float | None
     baseline_requests: int
     speedup: float | None  # median over the moods the baseline ran of baseline ÷ ours
+    cpu_speedup: float | None  # the same in CPU time
     exact_top10: float
     index_mb: float
     build_peak_mb: float
@@ -180,29 +182,38 @@ def measure(n: int, templates: Sequence[dict[str, Any]], rounds: int, budget_s: 
     for mood in MOODS:  # warm-up
         ours(index, mood)
     times: dict[str, list[float]] = {m.primary: [] for m in MOODS}
-    cpu: list[float] = []
+    cpu_times: dict[str, list[float]] = {m.primary: [] for m in MOODS}
     for _ in range(rounds):
         for mood in MOODS:
             start, start_cpu = time.perf_counter(), time.thread_time()
             ours(index, mood)
             times[mood.primary].append(time.perf_counter() - start)
-            cpu.append(time.thread_time() - start_cpu)
+            cpu_times[mood.primary].append(time.thread_time() - start_cpu)
+    cpu = [t for ts in cpu_times.values() for t in ts]
     every = [t for ts in times.values() for t in ts]
     exact = sum(ours(index, m) == ours(index, m, exhaustive=True) for m in MOODS) / len(MOODS)
 
     # The baseline: as many moods as its predicted time allows (none if even one would not fit).
     baseline: dict[str, float] = {}
+    baseline_cpu: dict[str, float] = {}
     runs = len(MOODS) if per_movie_s is None else int(budget_s // max(per_movie_s * n, 1e-9))
     for mood in tqdm(
         MOODS[: min(runs, len(MOODS))], desc=f"original, {n:,} movies", unit="request", leave=False
     ):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         original_request(docs, mood)
         baseline[mood.primary] = time.perf_counter() - start
+        baseline_cpu[mood.primary] = time.thread_time() - start_cpu
     if baseline:
         per_movie_s = statistics.median(baseline.values()) / n
     speedup = (
         statistics.median(t / statistics.median(times[m]) for m, t in baseline.items()) if baseline else None
+    )
+    # The same ratio in CPU time of this thread: what each costs, however busy the machine is.
+    cpu_speedup = (
+        statistics.median(t / statistics.median(cpu_times[m]) for m, t in baseline_cpu.items())
+        if baseline_cpu
+        else None
     )
     candidates = statistics.mean(len(index.candidates(mood_genres(m), mood_excluded(m))) for m in MOODS)
     result = SizeResult(
@@ -215,6 +226,7 @@ def measure(n: int, templates: Sequence[dict[str, Any]], rounds: int, budget_s: 
         baseline_p50_ms=statistics.median(baseline.values()) * 1000 if baseline else None,
         baseline_requests=len(baseline),
         speedup=speedup,
+        cpu_speedup=cpu_speedup,
         exact_top10=exact,
         index_mb=index.nbytes / 2**20,
         build_peak_mb=build_peak / 2**20,
@@ -273,17 +285,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     head = (
         f"{'movies':>8} {'in genres':>9} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>7} {'original ms':>12} "
-        f"{'speedup':>8} {'exact top10':>11} {'index MB':>8} {'build peak MB':>13} {'request MB':>10} "
-        f"{'build s':>7}"
+        f"{'speedup':>8} {'cpu x':>6} {'exact top10':>11} {'index MB':>8} {'build peak MB':>13} "
+        f"{'request MB':>10} {'build s':>7}"
     )
     print(head)
     print("-" * len(head))
     for r in results:
         speed = "-" if r.speedup is None else f"{r.speedup:,.0f}x"
+        cpu_speed = "-" if r.cpu_speedup is None else f"{r.cpu_speedup:,.0f}x"
         print(
             f"{r.movies:>8,} {r.candidates:>9,.0f} {r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.cpu_p50_ms:>7.2f} "
-            f"{_ms(r.baseline_p50_ms):>12} {speed:>8} {r.exact_top10:>11.0%} {r.index_mb:>8.1f} "
-            f"{r.build_peak_mb:>13.1f} {r.request_peak_mb:>10.1f} {r.build_s:>7.2f}"
+            f"{_ms(r.baseline_p50_ms):>12} {speed:>8} {cpu_speed:>6} {r.exact_top10:>11.0%} "
+            f"{r.index_mb:>8.1f} {r.build_peak_mb:>13.1f} {r.request_peak_mb:>10.1f} {r.build_s:>7.2f}"
         )
     by_size = {r.movies: r for r in results}
     finished = [r for r in results if r.speedup is not None]
@@ -298,9 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if widest is not None:
         ok = widest.speedup is not None and widest.speedup >= TARGET_SPEEDUP
+        cpu_ok = widest.cpu_speedup is not None and widest.cpu_speedup >= TARGET_SPEEDUP
         print(
             f"speed-up over the original at {widest.movies:,} movies (largest size it finished): "
-            f"{widest.speedup:,.0f}x ({'meets' if ok else 'BELOW'} the {TARGET_SPEEDUP:.0f}x target)"
+            f"{widest.speedup:,.0f}x in wall time ({'meets' if ok else 'BELOW'} the {TARGET_SPEEDUP:.0f}x "
+            f"target), {widest.cpu_speedup or 0:,.0f}x in CPU time ({'meets' if cpu_ok else 'BELOW'})"
         )
     if args.json:
         print(
@@ -309,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ms_100k": round(by_size[100_000].p50_ms, 3) if 100_000 in by_size else None,
                     "p95_ms_100k": round(by_size[100_000].p95_ms, 3) if 100_000 in by_size else None,
                     "speedup": round(widest.speedup, 1) if widest and widest.speedup else None,
+                    "cpu_speedup": round(widest.cpu_speedup, 1) if widest and widest.cpu_speedup else None,
                     "speedup_movies": widest.movies if widest else None,
                     "index_mb": round(biggest.index_mb, 2),
                     "build_peak_mb": round(biggest.build_peak_mb, 2),
