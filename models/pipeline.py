@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import sys
 import warnings
@@ -185,8 +186,19 @@ def load_pipeline(
 
     The int8 weights are those of the float networks they were built from (their sha256 is stored);
     other float weights, e.g. a net under training, run in float32 instead: `quantised=True` then
-    raises ValueError.
+    raises ValueError. Building takes seconds (FX graphs, tracing), so a process builds each
+    pipeline once: the frozen module is stateless and safe to share between threads.
     """
+    files = tuple(Path(p).resolve() for p in (path, net_weights, minix_weights))
+    stamps = tuple((f, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return _load_pipeline(stamps, quantised, freeze)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_pipeline(
+    stamps: tuple[tuple[Path, int, int], ...], quantised: bool | None, freeze: bool
+) -> Pipeline:
+    (path, _, _), (net_weights, _, _), (minix_weights, _, _) = stamps
     blob = _load(path)
     meta = dict(blob["meta"])
     net: nn.Module = load_model(net_weights)
