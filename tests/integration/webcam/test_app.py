@@ -220,7 +220,9 @@ async def test_a_whole_session_delivers_to_the_chat_hook(
     result = MoodResult.from_dict(message["result"])
     assert delivered == [result]
     assert result.session_id == session_id and result.origin["channel_id"] == "chan-9"
-    assert result.emotion.primary in EMOTIONS and len(result.emotion.secondary) == 2
+    assert result.emotion.primary in EMOTIONS and len(result.emotion.secondary) <= 2
+    changes = {s.emotion: s.change for s in result.emotion.scores}
+    assert all(changes[e] > -0.02 for e in result.emotion.secondary), "a fallen emotion is never secondary"
     assert result.emotion.method in ("change", "levels")
     assert result.emotion.face_frames == (8, 8)
     assert len(result.emotion.scores) == 7
