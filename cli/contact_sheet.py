@@ -19,6 +19,8 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from core.config import ROOT, CatalogueSettings
+from core.present.words import emotion_name
+from core.values.emotions import EMOTIONS
 from core.values.results import EmotionResult, MoodColour
 
 POSTER_W, POSTER_H = 150, 225
@@ -35,16 +37,6 @@ INK = (34, 34, 38)
 MUTED = (110, 110, 118)
 LINE = (214, 214, 218)
 
-# The sheet is English only: the emotions as the page and the chats call them.
-LABELS = {
-    "angry": "Angry",
-    "disgust": "Disgusted",
-    "fear": "Afraid",
-    "happy": "Happy",
-    "sad": "Sad",
-    "surprise": "Surprised",
-    "neutral": "Calm",
-}
 _DEJAVU, _LIBERATION = "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation"
 _FONTS = {
     False: (f"{_DEJAVU}/DejaVuSans.ttf", f"{_LIBERATION}/LiberationSans-Regular.ttf"),
@@ -145,7 +137,7 @@ def render_sheet(
     subtitle: str = "",
 ) -> Image.Image:
     """The sheet: a header, the named swatches on the left, the picks in rows of COLUMNS on the right."""
-    labels = LABELS
+    labels = {e: emotion_name("en", e) for e in EMOTIONS}  # the sheet is in English
     rows = max(1, -(-len(picks) // COLUMNS))
     cell_w, cell_h = POSTER_W + GAP, POSTER_H + STRIP_H + CAPTION_H + GAP
     width = MARGIN * 2 + PANEL_W + COLUMNS * cell_w
