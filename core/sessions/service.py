@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import PyMongoError
 
 from core.config import Settings
 from core.delivery.outbox import DeliveryStatus, Outbox, OutboxItem
@@ -419,7 +420,9 @@ class SessionService:
             try:
                 await self.expire_stale()
                 await self.outbox.work(platform)
-            except Exception:  # the store may be briefly away; the loop must live on
+            except PyMongoError as exc:  # the store is briefly away: say so in one line, try again
+                log.warning("delivering %s items waits for the database: %s", platform, exc)
+            except Exception:  # a bug: keep the traceback, and the loop must live on
                 log.exception("delivering %s items failed; trying again shortly", platform)
             await self.outbox.wait_for_work(platform, poll)
 
