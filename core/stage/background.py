@@ -6,7 +6,8 @@ window's dominant emotion is at least 1/7 (chance over seven emotions), so stren
 above chance it is: strength = (confidence - 1/7) / (1 - 1/7), clipped to 0..1. Strength drives:
 - the colours: each of the emotion's three table colours (core.colour.psychology) through
   `intensify`, the same rule the mood colours use;
-- brightness = 0.5 + 0.5 x strength (the page dims the whole picture by it);
+- brightness = 0.5 + 0.5 x sqrt(strength) (the page dims the whole picture by it; the square root
+  keeps the usual crowd confidences, 0.5-0.7, bright enough for a yellow to stay yellow);
 - motion = 0.35 + 0.65 x strength (how fast the shapes drift).
 A fallback window (no faces) shows the intended emotion at FALLBACK_STRENGTH. Every background gets
 a new random seed, so the procedural picture is never the same twice, even for the same emotion.
@@ -14,6 +15,7 @@ a new random seed, so the procedural picture is never the same twice, even for t
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +115,7 @@ def background(
         fallback=fallback,
         confidence=confidence,
         strength=strength,
-        brightness=MIN_BRIGHTNESS + (1 - MIN_BRIGHTNESS) * strength,
+        brightness=MIN_BRIGHTNESS + (1 - MIN_BRIGHTNESS) * math.sqrt(strength),
         motion=MIN_MOTION + (1 - MIN_MOTION) * strength,
         seed=new_seed() if seed is None else int(seed),
         colours=stage_colours(emotion, strength),

@@ -46,7 +46,7 @@ PLOT_LEFT, PLOT_RIGHT = 70, SIZE[0] - MARGIN
 STRIP_TOP, STRIP_HEIGHT = 84, 34
 PLOT_TOP, PLOT_BOTTOM = 134, 404
 FACES_TOP, FACES_BOTTOM = 420, 470
-LEGEND_TOP = 500
+LEGEND_TOP = 488
 BACKGROUND = (250, 250, 248)
 INK = (34, 34, 38)
 MUTED = (110, 110, 118)
@@ -155,7 +155,7 @@ def _plot(
         draw.text((MARGIN, y - 7), f"{frac:.0%}", fill=MUTED, font=small)
     most = max([w.faces for w in windows] + [1])
     for w in windows:
-        left, right = x(w.start), max(x(w.start) + 1, x(w.end) - 1)
+        left, right = x(w.start), max(x(w.start) + 1, x(w.end) - 2)
         # The strip: the window's emotion in its stage colour, named when there is room.
         if w.fallback:
             _hatch(draw_image, (left, STRIP_TOP, right, STRIP_TOP + STRIP_HEIGHT))
@@ -223,7 +223,19 @@ def _legend(draw: ImageDraw.ImageDraw, lang: str, small: Font) -> None:
         x += 34 + round(draw.textlength(name, font=small))
     draw.rectangle((x, y, x + 14, y + 14), fill=FALLBACK)
     draw.text((x + 20, y), say(lang, "stage.summary.fallback"), fill=INK, font=small)
-    draw.text((PLOT_LEFT, y + 22), say(lang, "stage.summary.legend"), fill=MUTED, font=small)
+    legend = _wrap(draw, say(lang, "stage.summary.legend"), small, PLOT_RIGHT - PLOT_LEFT)
+    for i, line in enumerate(legend[:2]):
+        draw.text((PLOT_LEFT, y + 22 + i * 16), line, fill=MUTED, font=small)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def write_summary(

@@ -15,7 +15,9 @@
   const state = {
     ws: null, config: null, stream: null, timer: null, busy: false, windows: [], background: null,
     intended: null, lastAck: null, ackAt: 0, ended: false, summary: null, mini: null, started: performance.now(),
+    sent: 0, sentAt: new Map(), // when each frame went out, until its answer: how stale a frame's boxes are
   };
+  const FRESH_MS = 600; // boxes of a frame older than this would sit on a moved picture: not drawn
 
   // --- the socket -------------------------------------------------------------------------------
 
@@ -24,6 +26,8 @@
     const ws = new WebSocket(`${scheme}://${location.host}${base}/ws`);
     ws.binaryType = "arraybuffer";
     state.ws = ws;
+    state.sent = 0; // the server numbers frames from 0 on each connection
+    state.sentAt.clear();
     ws.addEventListener("message", (event) => {
       let msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }
@@ -60,10 +64,18 @@
         status("");
         break;
       }
-      case "ack":
+      case "ack": {
         state.lastAck = msg;
         state.ackAt = performance.now();
-        drawBoxes(msg);
+        const sentAt = state.sentAt.get(msg.n);
+        for (const n of state.sentAt.keys()) if (n <= msg.n) state.sentAt.delete(n);
+        const lag = sentAt === undefined ? Infinity : state.ackAt - sentAt;
+        document.body.dataset.lag = String(Math.round(lag));
+        drawBoxes(msg, lag <= FRESH_MS);
+        break;
+      }
+      case "dropped":
+        for (const n of state.sentAt.keys()) if (n <= msg.n) state.sentAt.delete(n);
         break;
       case "window":
         state.windows.push(msg.window);
@@ -181,7 +193,11 @@
       state.busy = true;
       canvas.toBlob((blob) => {
         state.busy = false;
-        if (blob && ws.readyState === WebSocket.OPEN && !state.ended) ws.send(blob);
+        if (blob && ws.readyState === WebSocket.OPEN && !state.ended) {
+          ws.send(blob);
+          state.sentAt.set(state.sent, performance.now());
+          state.sent += 1;
+        }
       }, "image/jpeg", JPEG_QUALITY);
     }, 1000 / FPS);
   }
@@ -197,8 +213,9 @@
     state.stream = null;
   }
 
-  // The boxes of the faces found in the last analysed frame, each in its emotion's chart colour.
-  function drawBoxes(ack) {
+  // The boxes of the faces found in the last analysed frame, each in its emotion's chart colour,
+  // over the live picture, when that frame is recent enough for them to sit on the faces.
+  function drawBoxes(ack, fresh) {
     const video = $("camera-video");
     const canvas = $("boxes");
     const grab = $("grab");
@@ -209,7 +226,7 @@
     const live = $("faces-now");
     live.hidden = false;
     live.textContent = w("stage.control.faces_now", { faces: ack.faces });
-    if (!video.videoWidth || !grab.width) return;
+    if (!fresh || !video.videoWidth || !grab.width) return;
     // The video is drawn "contain": find where it sits in the canvas.
     const scale = Math.min(canvas.width / grab.width, canvas.height / grab.height);
     const ox = (canvas.width - grab.width * scale) / 2;
@@ -297,9 +314,11 @@
       ctx.strokeStyle = "rgba(255,255,255,0.5)";
       ctx.lineWidth = 1;
       ctx.stroke();
-      const label = win.fallback ? `${StageWords.emotion(win.emotion)} *` : `${StageWords.emotion(win.emotion)} ${Math.round(win.confidence * 100)}%`;
+      const name = StageWords.emotion(win.emotion) + (win.fallback ? " *" : "");
+      const full = win.fallback ? name : `${name} ${Math.round(win.confidence * 100)}%`;
+      const label = [full, name].find((text) => ctx.measureText(text).width + 16 < barWidth);
       ctx.fillStyle = "#f3f1f8";
-      if (ctx.measureText(label).width + 16 < barWidth) ctx.fillText(label, x + 14, top - 8);
+      if (label) ctx.fillText(label, x + 14, top - 8);
       ctx.fillStyle = "#b7b2c9";
       if (i === 0 || i === shown.length - 1 || i % Math.ceil(shown.length / 6) === 0) ctx.fillText(clock(win.start), x, bottom + 16);
     });

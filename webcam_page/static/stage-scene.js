@@ -39,7 +39,7 @@ const StageScene = (() => {
       const motion = background.motion;
       const sign = () => (rng() < 0.5 ? -1 : 1);
       this.angle = rng() * Math.PI * 2;
-      this.base = [shade(weighted(rng, colours), 0.55), shade(weighted(rng, colours), 0.35)];
+      this.base = [shade(weighted(rng, colours), 0.9), shade(weighted(rng, colours), 0.62)];
       this.blobs = [];
       const blobs = 5 + Math.floor(rng() * 4) + Math.round(3 * s);
       for (let i = 0; i < blobs; i += 1) {
@@ -50,7 +50,7 @@ const StageScene = (() => {
           ox: 0.05 + 0.22 * rng(), oy: 0.05 + 0.18 * rng(),
           w: (0.015 + 0.06 * rng()) * motion * sign(),
           phase: rng() * Math.PI * 2,
-          alpha: 0.35 + 0.45 * s * (0.6 + 0.4 * rng()),
+          alpha: (0.45 + 0.45 * s) * (0.7 + 0.3 * rng()),
         });
       }
       this.waves = [];

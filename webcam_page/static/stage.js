@@ -106,7 +106,9 @@
     if (!current) return;
     const name = StageWords.emotion(current.emotion);
     let text = current.fallback ? StageWords.w("stage.show.intended", { emotion: name }) : name;
-    if (!current.fallback && lastWindow) text += ` · ${Math.round((current.confidence || 0) * 100)}% · ${lastWindow.faces}`;
+    if (!current.fallback && lastWindow) {
+      text += ` · ${StageWords.w("stage.control.mood", { confidence: Math.round((current.confidence || 0) * 100), faces: lastWindow.faces })}`;
+    }
     el.textContent = text;
   }
 
