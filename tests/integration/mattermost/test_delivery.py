@@ -235,7 +235,7 @@ async def test_the_standin_refuses_what_mattermost_refuses(world: World) -> None
     outside = world.standin.add_channel("outside", member=False)
     url = f"{world.standin.url}/api/v4/posts"
     headers = {"Authorization": f"Bearer {world.standin.bot.token}"}
-    cases = [
+    cases: list[tuple[dict[str, Any], int]] = [
         ({"channel_id": world.channel.id, "message": "x" * 16384}, 400),
         ({"channel_id": world.channel.id, "message": "ok", "props": {"big": "y" * 800_001}}, 400),
         ({"channel_id": outside.id, "message": "ok"}, 403),
@@ -243,7 +243,7 @@ async def test_the_standin_refuses_what_mattermost_refuses(world: World) -> None
     ]
     for body, status in cases:
         async with world.http.post(url, json=body, headers=headers) as resp:
-            assert resp.status == status, body.get("message", "")[:10]
+            assert resp.status == status, str(body.get("message", ""))[:10]
     assert len(world.standin.posts) == 1
 
 
