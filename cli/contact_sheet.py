@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from core.config import ROOT, CatalogueSettings
+from core.config import Settings
 from core.present.words import emotion_name
 from core.values.emotions import EMOTIONS
 from core.values.results import EmotionResult, MoodColour
@@ -74,9 +74,7 @@ class SheetPick:
 
 def default_posters_dir() -> Path | None:
     """The posters folder of the default settings, if it exists here."""
-    path = Path(CatalogueSettings().posters_dir)
-    path = path if path.is_absolute() else ROOT / path
-    return path if path.is_dir() else None
+    return Settings().posters_path()
 
 
 @functools.cache

@@ -89,10 +89,7 @@ def _write_sheet(args: argparse.Namespace, settings: Settings, emotion: EmotionR
 
     by_id = {d["tmdb_id"]: d for d in docs}
     sheet_picks = [SheetPick.from_doc(by_id[r.tmdb_id], r.score) for r in picks if r.tmdb_id in by_id]
-    posters = None
-    if not args.cards and settings.catalogue.posters_dir:
-        folder = settings.resolve(settings.catalogue.posters_dir)
-        posters = folder if folder.is_dir() else None
+    posters = None if args.cards else settings.posters_path()
     try:
         render_sheet(emotion, colours, sheet_picks, posters).save(args.sheet, optimize=True)
     except (OSError, ValueError) as exc:

@@ -270,6 +270,13 @@ class Settings:
         path = Path(relative).expanduser()
         return path if path.is_absolute() else ROOT / path
 
+    def posters_path(self) -> Path | None:
+        """The local posters folder (`catalogue.posters_dir`), or None when unset or missing here."""
+        if not self.catalogue.posters_dir:
+            return None
+        path = self.resolve(self.catalogue.posters_dir)
+        return path if path.is_dir() else None
+
 
 # Secrets: environment variable -> (section or None, field).
 SECRETS: dict[str, tuple[str | None, str]] = {

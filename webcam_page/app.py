@@ -323,8 +323,7 @@ def create_app(services: Services) -> web.Application:
     app[TRY_LIMITS] = AddressLimiter(TRY_PER_MINUTE, 60.0, TRY_ADDRESSES)
     app[SOCKETS] = {}
     app[SESSION_PAGE] = (STATIC / "session.html").read_text(encoding="utf-8")
-    posters = services.settings.resolve(services.settings.catalogue.posters_dir)
-    app[POSTERS_DIR] = posters if services.settings.catalogue.posters_dir and posters.is_dir() else None
+    app[POSTERS_DIR] = services.settings.posters_path()
     app.cleanup_ctx.append(_sockets_ctx)
     app.router.add_get("/", index)
     app.router.add_post("/try", try_it)

@@ -94,8 +94,7 @@ class MattermostAdapter:
         self.lookup_client = lookup_client or MattermostClient(self.mm, timeout=LOCALE_LOOKUP_SECONDS + 1)
         self.signer = ContextSigner(settings.secret)
         self.actions_url = f"{settings.server.base_url}{ACTIONS_PATH}"
-        posters = settings.resolve(settings.catalogue.posters_dir) if settings.catalogue.posters_dir else None
-        self._posters = posters if posters is not None and posters.is_dir() else None
+        self._posters = settings.posters_path()
         self._locales: dict[str, tuple[str, float]] = {}
         self.courier = MattermostCourier(self)
 
