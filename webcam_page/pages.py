@@ -8,7 +8,7 @@ import json
 from aiohttp import web
 
 from core.present.locale import LOCALES, Locale, locale_from_accept_language
-from core.present.words import emotion_name, say
+from core.present.words import WORDS, emotion_name, say
 from core.values.emotions import EMOTIONS
 
 REFUSALS = ("invalid", "expired", "replaced", "used", "failed", "missing", "busy", "not_found", "unavailable")
@@ -39,9 +39,16 @@ def refusal(request: web.Request, kind: str, status: int) -> web.Response:
 
 
 def emotion_names_script() -> str:
-    """The page's emotion names, from core.present.words: the one table, not a copy in JavaScript."""
-    table = {lang: {e: emotion_name(lang, e) for e in EMOTIONS} for lang in LOCALES}
-    return f"const EMOTION_LABELS = {json.dumps(table, ensure_ascii=False)};\n"
+    """The page's words and emotion names, from core.present.words: the one table, no copy in JavaScript."""
+    texts = {
+        lang: {k.removeprefix("page."): v for k, v in WORDS[lang].items() if k.startswith("page.")}
+        for lang in LOCALES
+    }
+    names = {lang: {e: emotion_name(lang, e) for e in EMOTIONS} for lang in LOCALES}
+    return (
+        f"const TEXTS = {json.dumps(texts, ensure_ascii=False)};\n"
+        f"const EMOTION_LABELS = {json.dumps(names, ensure_ascii=False)};\n"
+    )
 
 
 async def words_js(request: web.Request) -> web.Response:
