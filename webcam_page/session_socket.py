@@ -293,7 +293,8 @@ class SessionSocket:
             await asyncio.wait(list(self.pending), timeout=ACK_WAIT)
 
     def _face_counts(self) -> tuple[int, int]:
-        return tuple(sum(1 for s in self.scores[p] if s.face) for p in proto.PHASES)  # type: ignore[return-value]
+        baseline, stimulus = (sum(1 for s in self.scores[p] if s.face) for p in ("baseline", "stimulus"))
+        return baseline, stimulus
 
     async def finish(self) -> None:
         if self.phase != "stimulus":

@@ -219,7 +219,7 @@ def frame_tensor(grey: np.ndarray, size: int) -> tuple[torch.Tensor, float]:
 
 def convert_tflite(tflite: Path, out: Path) -> None:
     """Read the .tflite's weights through the LiteRT interpreter, check the PyTorch copy, save float16."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # type: ignore[import-not-found]
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     data = Path(tflite).read_bytes()
     digest = hashlib.sha256(data).hexdigest()

@@ -10,11 +10,12 @@ import threading
 from pathlib import Path
 
 import cv2
+import cv2.data
 import numpy as np
 
 from models.net import INPUT_SIZE
 
-CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 # The original project's detector settings, kept so that a face gets the very same box (see find_faces).
 SCALE_FACTOR = 1.3
 MIN_NEIGHBORS = 5

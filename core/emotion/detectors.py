@@ -150,7 +150,7 @@ class BlazeFaceDetector:
             if net is None and len(self._traced) < _TRACED_SHAPES:
                 example = torch.zeros(1, 1, *shape).contiguous(memory_format=torch.channels_last)
                 model = blazeface.load_blazeface(self.weights)
-                model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+                model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
                 try:
                     with warnings.catch_warnings(), torch.inference_mode():
                         warnings.simplefilter("ignore")
