@@ -21,21 +21,28 @@ def locale_of(request: web.Request) -> Locale:
 
 def refusal(request: web.Request, kind: str, status: int) -> web.Response:
     """A small, self-contained page that says why the link cannot be used and what to do."""
-    locale = locale_of(request)
     kind = kind if kind in REFUSALS else "invalid"
-    title, body = say(locale, f"refusal.{kind}.title"), say(locale, f"refusal.{kind}.body")
+    return refusal_page(request, f"refusal.{kind}", kind, status)
+
+
+def refusal_page(
+    request: web.Request, words: str, marker: str, status: int, headers: dict[str, str] | None = None
+) -> web.Response:
+    """The refusal page for the `{words}.title` and `{words}.body` entries, in the browser's language."""
+    locale = locale_of(request)
+    title, body = say(locale, f"{words}.title"), say(locale, f"{words}.body")
     page = f"""<!doctype html>
 <html lang="{locale}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · MoodReel</title>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/app.css"></head>
-<body><main class="card refusal" data-refusal="{kind}">
+<body><main class="card refusal" data-refusal="{marker}">
 <h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>
 <p><a class="button secondary" href="/">{html.escape(say(locale, "page.home"))}</a></p>
 </main></body></html>
 """
-    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def emotion_names_script() -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import logging
 import time
@@ -55,6 +54,7 @@ from core.stage.windows import StageWindow, Windower
 from core.values.emotions import EMOTIONS
 from webcam_page import protocol as proto
 from webcam_page.limits import AddressLimiter, SlidingWindow
+from webcam_page.pages import refusal_page
 from webcam_page.security import origin_allowed
 
 if TYPE_CHECKING:
@@ -244,22 +244,7 @@ def _locale(request: web.Request) -> str:
 
 
 def stage_refusal(request: web.Request, kind: str, status: int) -> web.Response:
-    locale = _locale(request)
-    title, body = say(locale, f"stage.refusal.{kind}.title"), say(locale, f"stage.refusal.{kind}.body")
-    page = f"""<!doctype html>
-<html lang="{locale}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · MoodReel</title>
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/app.css"></head>
-<body><main class="card refusal" data-refusal="stage-{kind}">
-<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>
-<p><a class="button secondary" href="/">{html.escape(say(locale, "page.home"))}</a></p>
-</main></body></html>
-"""
-    return web.Response(
-        text=page, status=status, content_type="text/html", charset="utf-8", headers=_private()
-    )
+    return refusal_page(request, f"stage.refusal.{kind}", f"stage-{kind}", status, _private())
 
 
 def _private() -> dict[str, str]:
