@@ -7,6 +7,8 @@ import asyncio
 import cv2
 import numpy as np
 
+COMMAND_TOKEN = "slash-command-token-1234"  # the Mattermost slash-command token the tests use
+
 
 def small_jpeg(width: int = 16, height: int = 16) -> bytes:
     """A real, tiny grey baseline JPEG (JFIF, DQT, SOF0, DHT, SOS) from OpenCV's encoder."""

@@ -4,46 +4,19 @@ making the store's calls fail as PyMongo fails them; test_serve_faults kills a r
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ServerSelectionTimeoutError
 
-from bot.mattermost import ACTIONS_PATH, COMMAND_PATH, MATTERMOST_ADAPTER, setup_mattermost
+from bot.mattermost import ACTIONS_PATH, COMMAND_PATH, MATTERMOST_ADAPTER
 from bot.mattermost.signing import PageContext
-from core.config import Settings
 from core.services import Services
 from core.sessions.origin import SessionOrigin
-from core.storage.store import Store
-from tests.support.services import running_services, short_settings
-from webcam_page.app import create_app
-
-COMMAND_TOKEN = "slash-command-token-1234"
-
-
-@pytest_asyncio.fixture
-async def services(store: Store, settings: Settings) -> AsyncIterator[Services]:
-    settings = dataclasses.replace(
-        short_settings(settings),
-        mattermost=dataclasses.replace(
-            settings.mattermost, url="http://127.0.0.1:9", token="bot-token", command_token=COMMAND_TOKEN
-        ),
-    )
-    async with running_services(store, settings) as svc:
-        yield svc
-
-
-@pytest_asyncio.fixture
-async def client(aiohttp_client: Any, services: Services) -> TestClient:
-    app = create_app(services)
-    setup_mattermost(app, services)
-    return await aiohttp_client(app)
+from tests.support.hostile import COMMAND_TOKEN
 
 
 def database_down(monkeypatch: pytest.MonkeyPatch, services: Services) -> None:
