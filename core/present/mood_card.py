@@ -70,7 +70,8 @@ def hangul_font_path() -> Path | None:
 
 
 @functools.cache
-def _font(size: int, hangul: bool) -> Font:
+def font(size: int, hangul: bool) -> Font:
+    """A font of `size` that can draw Hangul when asked (the stage summary draws with it too)."""
     paths = ([str(hangul_font_path())] if hangul and hangul_font_path() else []) + list(_LATIN_FONTS)
     for path in paths:
         try:
@@ -112,7 +113,7 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
     return text + "…"
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
+def wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
     lines: list[str] = []
     for word in text.split():
         if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
@@ -128,7 +129,7 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     hangul = lang == "ko"
     image = Image.new("RGB", CARD_SIZE, BACKGROUND)
     draw = ImageDraw.Draw(image)
-    title_font, name_font, small_font = _font(24, hangul), _font(16, hangul), _font(13, hangul)
+    title_font, name_font, small_font = font(24, hangul), font(16, hangul), font(13, hangul)
     usable = CARD_SIZE[0] - 2 * MARGIN
     emotion = result.emotion
 
@@ -149,11 +150,11 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     legend_top = CHART_TOP + ROW_HEIGHT * len(EMOTIONS) + 8
     if summary.method == "declared":
         # A declared feeling was not measured: no bars, just what the colours stand for.
-        for i, line in enumerate(_wrap(draw, summary.method_text, name_font, usable)[:3]):
+        for i, line in enumerate(wrap(draw, summary.method_text, name_font, usable)[:3]):
             draw.text((MARGIN, CHART_TOP + 10 + i * 24), line, fill=MUTED, font=name_font)
     else:
         _draw_chart(draw, summary, name_font, small_font)
-    for i, line in enumerate(_wrap(draw, summary.legend, small_font, usable)[:2]):
+    for i, line in enumerate(wrap(draw, summary.legend, small_font, usable)[:2]):
         draw.text((MARGIN, legend_top + i * 17), line, fill=MUTED, font=small_font)
 
     out = io.BytesIO()

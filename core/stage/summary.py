@@ -8,21 +8,18 @@ the intended feeling (no faces) are hatched grey, and the faces seen are drawn u
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core.colour.psychology import EMOTION_PALETTES
-from core.present.mood_card import card_locale, hangul_font_path
+from core.present.mood_card import AXIS, BACKGROUND, INK, MUTED, Font, card_locale, font, wrap
 from core.present.words import emotion_name, say
 from core.stage.windows import StageWindow
 from core.values.emotions import EMOTIONS
-
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 # One colour per emotion in charts: its strongest stage colour (core.colour.psychology), as on the stage.
 CHART_COLOURS: dict[str, str] = {e: EMOTION_PALETTES[e][0].hex for e in EMOTIONS}
@@ -47,15 +44,7 @@ STRIP_TOP, STRIP_HEIGHT = 84, 34
 PLOT_TOP, PLOT_BOTTOM = 134, 404
 FACES_TOP, FACES_BOTTOM = 420, 470
 LEGEND_TOP = 488
-BACKGROUND = (250, 250, 248)
-INK = (34, 34, 38)
-MUTED = (110, 110, 118)
-AXIS = (190, 190, 196)
 FALLBACK = (214, 214, 218)
-_LATIN_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-)
 
 
 def windows_table(windows: Sequence[StageWindow]) -> pd.DataFrame:
@@ -89,17 +78,6 @@ def _rgb(hex_: str) -> tuple[int, int, int]:
     return int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16)
 
 
-@functools.cache
-def _font(size: int, hangul: bool) -> Font:
-    hangul_path = hangul_font_path() if hangul else None
-    for path in ([str(hangul_path)] if hangul_path else []) + list(_LATIN_FONTS):
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size)
-
-
 def _clock(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     return f"{m}:{s:02d}"
@@ -113,7 +91,7 @@ def timeline_png(
     hangul = lang == "ko"
     image = Image.new("RGB", SIZE, BACKGROUND)
     draw = ImageDraw.Draw(image)
-    title, body, small = _font(24, hangul), _font(15, hangul), _font(12, hangul)
+    title, body, small = font(24, hangul), font(15, hangul), font(12, hangul)
     draw.text((MARGIN, 16), say(lang, "stage.summary.title"), fill=INK, font=title)
     subtitle = say(
         lang,
@@ -223,19 +201,9 @@ def _legend(draw: ImageDraw.ImageDraw, lang: str, small: Font) -> None:
         x += 34 + round(draw.textlength(name, font=small))
     draw.rectangle((x, y, x + 14, y + 14), fill=FALLBACK)
     draw.text((x + 20, y), say(lang, "stage.summary.fallback"), fill=INK, font=small)
-    legend = _wrap(draw, say(lang, "stage.summary.legend"), small, PLOT_RIGHT - PLOT_LEFT)
+    legend = wrap(draw, say(lang, "stage.summary.legend"), small, PLOT_RIGHT - PLOT_LEFT)
     for i, line in enumerate(legend[:2]):
         draw.text((PLOT_LEFT, y + 22 + i * 16), line, fill=MUTED, font=small)
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
 
 
 def write_summary(
