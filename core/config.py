@@ -167,6 +167,49 @@ class RecommenderSettings:
         )
 
 
+GROUP_STRATEGIES = ("average_without_misery", "average", "least_misery")
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """The group movie night (core.group): how members' fits are combined, and when the pick is made."""
+
+    strategy: str = "average_without_misery"
+    misery_threshold: float = 0.4  # a movie fitting a member less than this (0..1) is a misery for them
+    pick_after_minutes: float = 60.0  # the group is picked for by itself this long after it started
+    max_members: int = 25
+    top_n: int = 10
+    poll_size: int = 3
+
+    def __post_init__(self) -> None:
+        _check(
+            self.strategy in GROUP_STRATEGIES,
+            "group.strategy",
+            "must be " + ", ".join(repr(s) for s in GROUP_STRATEGIES),
+            self.strategy,
+        )
+        _check(
+            0 <= self.misery_threshold < 1,
+            "group.misery_threshold",
+            "must be in [0, 1)",
+            self.misery_threshold,
+        )
+        _check(
+            self.pick_after_minutes > 0,
+            "group.pick_after_minutes",
+            "must be positive",
+            self.pick_after_minutes,
+        )
+        _check(2 <= self.max_members <= 100, "group.max_members", "must be 2..100", self.max_members)
+        _check(1 <= self.top_n <= 25, "group.top_n", "must be 1..25", self.top_n)
+        _check(
+            2 <= self.poll_size <= min(10, self.top_n),
+            "group.poll_size",
+            "must be 2..min(10, top_n)",
+            self.poll_size,
+        )
+
+
 # Where a chat result goes: privately to the person who asked (with a Share button), as a direct
 # message, or publicly in the channel where the command was used.
 DELIVER_MODES = ("private", "dm", "channel")
@@ -258,6 +301,7 @@ class Settings:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     stage: StageSettings = field(default_factory=StageSettings)
     recommender: RecommenderSettings = field(default_factory=RecommenderSettings)
+    group: GroupSettings = field(default_factory=GroupSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     mattermost: MattermostSettings = field(default_factory=MattermostSettings)
     tmdb: TmdbSettings = field(default_factory=TmdbSettings)

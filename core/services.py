@@ -19,6 +19,7 @@ from core.storage.store import Store, open_store
 if TYPE_CHECKING:
     from core.catalogue.recommender import Recommender
     from core.emotion.frames import FrameAnalyser
+    from core.group.service import GroupService
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Services:
     recommender: Recommender
     analyser: FrameAnalyser
     pool: AnalysisPool
+    groups: GroupService
 
 
 async def _housekeeping(services: Services, every: float) -> None:
@@ -58,6 +60,7 @@ async def services_for(
     """Services over an open store (tests pass theirs); the analysis threads stop at the end."""
     from core.catalogue.recommender import Recommender
     from core.emotion.frames import FrameAnalyser
+    from core.group.service import GroupService
 
     if analyser is None:
         a = settings.analysis
@@ -71,7 +74,9 @@ async def services_for(
     recommender = Recommender(store, settings.recommender)
     await recommender.refresh()
     pool = AnalysisPool(analyser, settings.analysis.workers, settings.analysis.queue_per_worker)
-    services = Services(settings, store, SessionService(store, settings), recommender, analyser, pool)
+    sessions = SessionService(store, settings)
+    groups = GroupService(store, settings, sessions, recommender)
+    services = Services(settings, store, sessions, recommender, analyser, pool, groups)
     purged = await services.sessions.schedule_purges()
     if purged:
         log.info("%d finished session(s) from before retention will be deleted on schedule", purged)

@@ -392,24 +392,40 @@ class PaletteIndex:
         shown = np.round(scores, 1)
         order = np.lexsort((self.ids[rows], -self.votes[rows], -self.popularity[rows], -shown))
         chosen = self._varied(rows, order, top_n) if diverse else order[:top_n].tolist()
-        out = []
-        for i in chosen:
-            row = int(rows[i])
-            out.append(
-                Ranked(
-                    tmdb_id=int(self.ids[row]),
-                    score=float(shown[i]),
-                    matches=_matches(points[i], delta_e[i], self.shares[:, row]),
-                    poster_rgb=tuple(
-                        (r, g, b)
-                        for (r, g, b), share in zip(
-                            self.rgb[row].tolist(), self.shares[:, row].tolist(), strict=True
-                        )
-                        if share > 0
-                    ),
-                )
-            )
-        return out
+        return [self._ranked(int(rows[i]), float(shown[i]), points[i], delta_e[i]) for i in chosen]
+
+    def rows_of(self, tmdb_ids: Collection[int]) -> np.ndarray:
+        """Row numbers of the given movies that are in the index (in index order)."""
+        return np.flatnonzero(np.isin(self.ids, np.fromiter(tmdb_ids, dtype=np.int64)))
+
+    def in_genres(self, rows: np.ndarray, genres: Collection[str]) -> np.ndarray:
+        """Whether each row has at least one of the genres."""
+        known = [self.genres.index(g) for g in genres if g in self.genres]
+        if not known:
+            return np.zeros(rows.shape[0], dtype=bool)
+        return np.asarray(self.genre_rows[known][:, rows].any(axis=0))
+
+    def describe(self, colours: Sequence[MoodColour], rows: Sequence[int]) -> list[Ranked]:
+        """The given rows as Ranked for these colours, in the given order (e.g. a group's picks, ranked
+        by something other than these colours)."""
+        if not rows:
+            return []
+        picked = np.asarray(rows, dtype=np.int64)
+        scores, points, delta_e = self.exact_scores(colours, picked)
+        shown = np.round(scores, 1)
+        return [self._ranked(int(r), float(shown[i]), points[i], delta_e[i]) for i, r in enumerate(picked)]
+
+    def _ranked(self, row: int, score: float, points: np.ndarray, delta_e: np.ndarray) -> Ranked:
+        return Ranked(
+            tmdb_id=int(self.ids[row]),
+            score=score,
+            matches=_matches(points, delta_e, self.shares[:, row]),
+            poster_rgb=tuple(
+                (r, g, b)
+                for (r, g, b), share in zip(self.rgb[row].tolist(), self.shares[:, row].tolist(), strict=True)
+                if share > 0
+            ),
+        )
 
     def _varied(self, rows: np.ndarray, order: np.ndarray, top_n: int) -> list[int]:
         """Positions (into rows) of the first top_n in `order` with no franchise twice and no palette

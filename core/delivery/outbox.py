@@ -46,7 +46,10 @@ from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
 
-KINDS = ("result", "failure", "expired", "share")
+# A group movie night's kinds (core.group) are keyed by the group's id: its progress message (edited in
+# place, see `refresh`), the group's pick with its poll, and the poll's winner.
+GROUP_KINDS = ("group_progress", "group_pick", "group_winner")
+KINDS = ("result", "failure", "expired", "share", *GROUP_KINDS)
 SETTLED = ("delivered", "undeliverable")
 LEASE_SECONDS = 120.0  # a worker that holds an item longer than this loses it to another
 ATTEMPT_SECONDS = 90.0  # one deliver() call; shorter than the lease, so a live worker keeps it
@@ -94,13 +97,14 @@ class OutboxItem:
     id: str
     session_id: str
     platform: str
-    kind: str  # result | failure | expired | share
+    kind: str  # result | failure | expired | share | group_progress | group_pick | group_winner
     origin: Mapping[str, Any]  # the session's origin (SessionOrigin.to_dict())
     payload: Mapping[str, Any]  # kind-specific: {"result": ...}, {"reason": ...}, share details
     target_index: int = 0
     attempts: tuple[Attempt, ...] = ()
     scratch: Mapping[str, Any] = field(default_factory=dict)  # what the adapter remembered
     created_at: dt.datetime = field(default_factory=utcnow)
+    revision: int = 0  # for refreshed items: which payload this is (see Outbox.refresh)
     _remember: Callable[[str, Any], Awaitable[None]] = field(default=_nothing, repr=False, compare=False)
 
     @property
@@ -281,6 +285,55 @@ class Outbox:
         self.wake(platform)
         return item_id
 
+    async def refresh(
+        self,
+        session_id: str,
+        platform: str,
+        kind: str,
+        origin: Mapping[str, Any],
+        payload: Mapping[str, Any],
+    ) -> str:
+        """Deliver `payload` as the newest version of an item that is edited in place (a group's
+        progress message): a delivered or failed item becomes pending again with it, and one being
+        sent right now is sent once more afterwards, because its revision moved on."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown outbox kind {kind!r}")
+        await self.ensure_indexes()
+        item_id = self.item_id(session_id, kind)
+        for _ in range(5):  # only a race with a finishing attempt loops
+            now = utcnow()
+            fresh = {
+                "session_id": session_id,
+                "platform": platform,
+                "kind": kind,
+                "origin": dict(origin),
+                "payload": dict(payload),
+                "state": "pending",
+                "reason": None,
+                "target_index": 0,
+                "retries": 0,
+                "not_before": now,
+                "created_at": now,
+                "updated_at": now,
+                "purge_at": now + self.keep_for,
+            }
+            try:
+                await self.collection.update_one(
+                    {"_id": item_id, "state": {"$ne": "sending"}},
+                    {"$set": fresh, "$inc": {"revision": 1}, "$setOnInsert": {"attempts": [], "scratch": {}}},
+                    upsert=True,
+                )
+                break
+            except DuplicateKeyError:  # it is being sent: hand the attempt the newer payload
+                res = await self.collection.update_one(
+                    {"_id": item_id, "state": "sending"},
+                    {"$set": {"payload": dict(payload), "updated_at": now}, "$inc": {"revision": 1}},
+                )
+                if res.matched_count:
+                    break
+        self.wake(platform)
+        return item_id
+
     async def reopen(self, item_id: str, payload: Mapping[str, Any] | None = None) -> bool:
         """Try an undeliverable item again from its first target, with a fresh payload if given (the
         user asked again, e.g. after the bot's permissions were fixed); True if it was undeliverable."""
@@ -398,6 +451,7 @@ class Outbox:
             attempts=tuple(Attempt.from_doc(a) for a in doc.get("attempts") or []),
             scratch=dict(doc.get("scratch") or {}),
             created_at=_aware(doc["created_at"]),
+            revision=int(doc.get("revision") or 0),
             _remember=remember,
         )
 
@@ -500,6 +554,19 @@ class Outbox:
             sets["reason"] = "; ".join([*item.refusals, outcome.reason])
         sets["state"] = state
         record = {**attempt, "outcome": kind, "detail": detail}
+        if item.revision and state != "pending":
+            # A refreshed item settles only if no newer payload arrived during the attempt.
+            moved = await self.collection.find_one_and_update(
+                {**mine, "revision": {"$ne": item.revision}},
+                {
+                    "$set": {"state": "pending", "not_before": now, "target_index": 0, "updated_at": now},
+                    "$unset": {"current": "", "lease": ""},
+                    "$push": {"attempts": {"$each": [record], "$slice": -KEPT_ATTEMPTS}},
+                },
+            )
+            if moved is not None:
+                self.wake(item.platform)
+                return
         doc = await self.collection.find_one_and_update(
             mine,
             {

@@ -56,6 +56,10 @@ DELIVERY_POLL_SECONDS = 1.0
 
 ResultHook = Callable[[MoodResult], Awaitable[None]]
 FailureHook = Callable[[str, "SessionOrigin", str], Awaitable[None]]
+# Called once a session is finished, with its stored document (state analysed, failed or expired):
+# how features built on sessions (a group movie night) hear that a member is done.
+FinishedHook = Callable[[Mapping[str, Any]], Awaitable[None]]
+Periodic = Callable[[], Awaitable[object]]
 
 
 class SessionService:
@@ -69,6 +73,26 @@ class SessionService:
         self.outbox.on_settled(self._settled)
         self.delivery_wait = DELIVERY_WAIT_SECONDS
         self._hook_couriers: dict[str, _HookCourier] = {}
+        self._finished: list[FinishedHook] = []
+        self._periodic: list[Periodic] = []
+
+    # --- listeners --------------------------------------------------------------------------------
+
+    def on_finished(self, hook: FinishedHook) -> None:
+        """Call `hook(session_doc)` when a session is analysed, fails or expires (best effort: a
+        listener must also be able to catch up from the store, e.g. after a crash in between)."""
+        self._finished.append(hook)
+
+    def every_round(self, job: Periodic) -> None:
+        """Run `job` in every round of `deliveries` (e.g. a group's pick deadline)."""
+        self._periodic.append(job)
+
+    async def _tell_finished(self, doc: Mapping[str, Any]) -> None:
+        for hook in self._finished:
+            try:
+                await hook(doc)
+            except Exception:
+                log.exception("a session-finished listener failed for %s", doc.get("session_id"))
 
     # --- tokens ---------------------------------------------------------------------------------
 
@@ -297,6 +321,7 @@ class SessionService:
             if existing is None:
                 raise SessionNotFound()
             raise SessionStateError(state=str(existing["state"]))
+        await self._tell_finished(doc)
         platform = doc["origin"]["platform"]
         if platform == "web":
             return DeliveryStatus("none")  # the page itself is the recipient
@@ -376,6 +401,7 @@ class SessionService:
         )
         if doc is None:
             return  # already finished: nothing to fail
+        await self._tell_finished(doc)
         if doc["origin"]["platform"] != "web":
             item_id = await self.outbox.enqueue(
                 session_id, doc["origin"]["platform"], "failure", doc["origin"], {"reason": reason}
@@ -406,6 +432,7 @@ class SessionService:
                 if doc is None:
                     continue  # another process (or the page) got there first
                 total += 1
+                await self._tell_finished(doc)
                 platform = doc["origin"]["platform"]
                 if platform != "web":
                     await self.outbox.enqueue(
@@ -419,6 +446,8 @@ class SessionService:
         while True:
             try:
                 await self.expire_stale()
+                for job in self._periodic:
+                    await job()
                 await self.outbox.work(platform)
             except PyMongoError as exc:  # the store is briefly away: say so in one line, try again
                 log.warning("delivering %s items waits for the database: %s", platform, exc)
