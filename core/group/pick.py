@@ -79,6 +79,40 @@ def _fits(index: PaletteIndex, members: Sequence[_Member], rows: np.ndarray, bes
     return fits
 
 
+def member_fits(
+    index: PaletteIndex,
+    emotions: Sequence[EmotionResult],
+    ids: Sequence[int],
+    recommender: RecommenderSettings,
+) -> np.ndarray:
+    """(members, movies) fits of the given movies, in the given order, computed as the pick does
+    (bench.group uses it to compare the strategies' picks)."""
+    members = [_member(e, recommender) for e in emotions]
+    best = np.array([_own_best(index, m, recommender, 1)[0] for m in members])
+    position = {int(t): i for i, t in enumerate(index.ids.tolist())}
+    rows = np.array([position[int(t)] for t in ids], dtype=np.int64)
+    return _fits(index, members, rows, best)
+
+
+def _member(emotion: EmotionResult, recommender: RecommenderSettings) -> _Member:
+    return _Member(
+        emotion,
+        mood_colours(emotion, recommender.primary_weight),
+        mood_genres(emotion),
+        mood_excluded(emotion),
+    )
+
+
+def _own_best(
+    index: PaletteIndex, m: _Member, recommender: RecommenderSettings, n: int
+) -> tuple[float, list[int]]:
+    """The member's own best score (0..1) and their own top n movies."""
+    own = index.rank(
+        m.colours, m.genres, n, excluded=m.excluded, min_vote_average=recommender.min_vote_average
+    )
+    return (own[0].score / 100.0 if own else 1.0), [r.tmdb_id for r in own]
+
+
 def _explain(
     fits: np.ndarray, column: int, primaries: Sequence[str], threshold: float, relaxed: bool, score: float
 ) -> PickExplanation:
@@ -108,22 +142,12 @@ def rank_for_group(
     each with its explanation. Pure and synchronous: the service runs it in a thread."""
     combined = group_emotion(emotions)
     colours, group_ranked = rank_mood(index, combined, recommender, CANDIDATES_PER_MEMBER)
-    members = [
-        _Member(e, mood_colours(e, recommender.primary_weight), mood_genres(e), mood_excluded(e))
-        for e in emotions
-    ]
+    members = [_member(e, recommender) for e in emotions]
     ids: set[int] = {r.tmdb_id for r in group_ranked}
     best = np.zeros(len(members))
     for i, m in enumerate(members):
-        own = index.rank(
-            m.colours,
-            m.genres,
-            CANDIDATES_PER_MEMBER,
-            excluded=m.excluded,
-            min_vote_average=recommender.min_vote_average,
-        )
-        ids.update(r.tmdb_id for r in own)
-        best[i] = own[0].score / 100.0 if own else 1.0
+        best[i], own = _own_best(index, m, recommender, CANDIDATES_PER_MEMBER)
+        ids.update(own)
     rows = index.rows_of(ids)
     if rows.size == 0:
         return combined, colours, []
