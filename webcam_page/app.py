@@ -6,6 +6,7 @@ Routes
 - GET  /s/{token}        the webcam page for a session link (refusal pages for bad, expired, used links)
 - POST /s/{token}/claim  the page claims the session for this browser (single use; sets a cookie)
 - GET  /s/{token}/result the finished session's result, for the browser that ran it (a reload)
+- POST /s/{token}/reveal a movie night member's choice to show their mood by name ({"show": bool})
 - GET  /s/{token}/ws     the session's WebSocket (protocol in webcam_page.protocol)
 - GET  /posters/{id}.jpg local poster images, when the catalogue has them
 - GET  /healthz          liveness, the database's state (503 while it is down) and the pool's counters
@@ -25,6 +26,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 from pymongo.errors import PyMongoError
 
+from core import safe_json
 from core.config import Settings
 from core.present.words import say
 from core.services import Services
@@ -34,7 +36,7 @@ from core.storage.store import utcnow
 from webcam_page.limits import AddressLimiter
 from webcam_page.pages import locale_of, refusal, words_js
 from webcam_page.security import ServerLog, body_deadline, origin_allowed, security_headers
-from webcam_page.session_socket import SessionSocket, result_payload
+from webcam_page.session_socket import SessionSocket, group_choice, result_payload
 from webcam_page.stage import setup_stage
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ CLAIM_COOKIE = "moodreel_claim"
 USER_COOKIE = "moodreel_uid"
 TRY_PER_MINUTE = 20  # new try-it sessions per client address
 TRY_ADDRESSES = 10_000  # addresses remembered for that (least recently seen forgotten first)
+REVEAL_MAX_DEPTH = 4  # {"show": true} nests once
 WS_HARD_LIMIT = 4  # messages over this many times the frame cap close the socket (aiohttp's own cap)
 
 SERVICES = web.AppKey("services", Services)
@@ -209,7 +212,58 @@ async def session_result(request: web.Request) -> web.StreamResponse:
         "delivery": delivery.state,
         "delivery_note": note,
     }
-    return web.json_response({"ok": True, **payload, **chat}, headers={"Cache-Control": "no-store"})
+    group = await group_choice(services, session_id, result.origin)
+    return web.json_response(
+        {"ok": True, **payload, **chat, "group": group}, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _reveal_refusal(status: int, error: str, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error, "message": message}, status=status)
+
+
+async def group_reveal(request: web.Request) -> web.StreamResponse:
+    """A movie night member's choice, on their result page, to show their mood by name in the group's
+    result. Only the browser that ran the session (its claim cookie, as for a reload of the result)
+    may choose, and only until the pick is made."""
+    services = request.app[SERVICES]
+    settings = services.settings
+    if not origin_allowed(request, settings.server.base_url, settings.sessions.allowed_origins):
+        return _reveal_refusal(403, "origin", "cross-site request refused")
+    cookie = _cookie(request, CLAIM_COOKIE)
+    if cookie is None:
+        return _bad_cookie()
+    try:
+        session_id = services.sessions.verify_token(request.match_info["token"])
+    except SessionError as exc:
+        return _json_refusal(exc)
+    try:
+        body = safe_json.loads(await request.read(), REVEAL_MAX_DEPTH)
+    except ValueError:
+        return _reveal_refusal(400, "bad_json", 'the body must be JSON: {"show": true} or {"show": false}')
+    show = body.get("show") if isinstance(body, dict) else None
+    if not isinstance(show, bool):
+        return _reveal_refusal(400, "bad_request", '"show" must be true or false')
+    result = await services.sessions.finished_result(session_id, cookie) if cookie else None
+    if result is None:
+        return _reveal_refusal(
+            403, "claim", "only the browser that ran this session can choose this, once its result is shown"
+        )
+    group = await services.groups.of_session(session_id)
+    if group is None or not (result.origin.get("extra") or {}).get("group"):
+        return _reveal_refusal(404, "not_group", "this session is not part of a movie night")
+    if group.state == "cancelled":
+        return _reveal_refusal(409, "over", "the movie night was cancelled")
+    if group.state != "open" or not await services.groups.reveal(session_id, show):
+        return _reveal_refusal(409, "picked", "the pick was already made")
+    locale = str(result.origin.get("locale") or "en")
+    return web.json_response(
+        {
+            "ok": True,
+            "show": show,
+            "message": say(locale, "page.group.revealed" if show else "page.group.hidden"),
+        }
+    )
 
 
 async def session_socket(request: web.Request) -> web.StreamResponse:
@@ -331,6 +385,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post("/s/{token}/claim", claim)
     app.router.add_get("/s/{token}/ws", session_socket)
     app.router.add_get("/s/{token}/result", session_result)
+    app.router.add_post("/s/{token}/reveal", group_reveal)
     app.router.add_get("/posters/{name}", poster)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/words.js", words_js)

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -369,6 +370,7 @@ class SessionSocket:
                     else None
                 ),
                 **result_payload(self.posters_dir, result),
+                "group": await group_choice(self.services, self.session_id, result.origin),
             }
         )
         if self.origin.platform == "web":
@@ -389,6 +391,23 @@ def result_payload(posters_dir: Path | None, result: MoodResult) -> dict[str, An
         "posters": local_posters(posters_dir, result),
         "genres_ko": {g: genre_name("ko", g) for g in sorted(genres)},
     }
+
+
+async def group_choice(
+    services: Services, session_id: str, origin: Mapping[str, Any]
+) -> dict[str, bool] | None:
+    """For a group member's result page: whether their choice to show their mood by name still counts
+    (`open`: the pick is not made yet) and what they chose; None for a session of no movie night."""
+    if not (origin.get("extra") or {}).get("group"):
+        return None
+    try:
+        state = await services.groups.reveal_state(session_id)
+    except PyMongoError as exc:  # the result matters more: the page shows it without the choice
+        log.warning("session %s: the movie night's state is unavailable (%s)", session_id, exc)
+        return None
+    if state is None:
+        return None
+    return {"open": state[0], "reveal": state[1]}
 
 
 def local_posters(posters_dir: Path | None, result: MoodResult) -> dict[str, str]:

@@ -15,8 +15,10 @@ Adapters render the payloads (a public snapshot: no member's emotion) with core.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DONE_STATES = ("analysed", "delivered", "undeliverable")
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Discord snowflakes, Mattermost ids
 PICK_WAIT_SECONDS = 10.0  # how long a Pick press waits for the chat to accept the group's result
 
 
@@ -320,7 +323,11 @@ class GroupService:
                 await self.pick(str(doc["group_id"]), None)
             except GroupError as exc:
                 if exc.kind == "none_done":
-                    await self.cancel(str(doc["group_id"]), str(doc["host_id"]))
+                    with contextlib.suppress(GroupError):  # someone pressed Pick or Cancel meanwhile
+                        await self.cancel(str(doc["group_id"]), str(doc["host_id"]))
+            except Exception:  # one night's failure must not hold up the others; it is retried next round
+                log.exception("the deadline pick of group %s failed", doc["group_id"])
+                continue
             done += 1
         return done
 
@@ -346,6 +353,8 @@ class GroupService:
 
     async def vote(self, group_id: str, user_id: str, option: int) -> Group:
         """A vote in a poll counted here (Mattermost's buttons); pressing again changes it."""
+        if not _SAFE_KEY.fullmatch(str(user_id)):  # it becomes a field name: no dots or dollars
+            raise ValueError(f"unusable user id {user_id!r}")
         group = await self.get(group_id)
         if group is None or group.poll.state != "open":
             raise GroupError("vote_closed")

@@ -346,6 +346,8 @@ EN: dict[str, str] = {
     "page.group.reveal_note": "Off by default: the group sees only how many felt each way.",
     "page.group.revealed": "The group will see your mood by name.",
     "page.group.hidden": "Your mood stays private: the group sees a count only.",
+    "page.group.closed": "The pick was already made, so this choice can no longer change.",
+    "page.group.failed": "That did not save; please try again.",
 }
 
 KO: dict[str, str] = {
@@ -681,6 +683,8 @@ KO: dict[str, str] = {
     "page.group.reveal_note": "기본은 꺼짐: 그룹에는 기분별 인원 수만 보여요.",
     "page.group.revealed": "그룹에 내 기분이 이름과 함께 보여요.",
     "page.group.hidden": "내 기분은 비공개예요: 그룹에는 인원 수만 보여요.",
+    "page.group.closed": "이미 골랐기 때문에 이 선택은 더 바꿀 수 없어요.",
+    "page.group.failed": "저장하지 못했어요. 다시 시도해 주세요.",
 }
 
 WORDS: Mapping[Locale, Mapping[str, str]] = {"en": EN, "ko": KO}

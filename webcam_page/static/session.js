@@ -31,6 +31,7 @@
     frames: 0,
     lastAck: 0,
     result: null,
+    group: null, // a movie night member's choice: { open, reveal, problem }
     finished: false,
   };
 
@@ -320,7 +321,46 @@
     return node;
   }
 
+  // A movie night member chooses whether the group's result names their mood (off by default).
+  function renderGroup() {
+    const group = state.group;
+    $("group-reveal").hidden = !group;
+    if (!group) return;
+    const check = $("reveal");
+    check.checked = !!group.reveal;
+    check.disabled = !group.open || !!group.saving;
+    let words = group.reveal ? "group.revealed" : "group.hidden";
+    if (!group.open) words = "group.closed";
+    else if (group.problem) words = group.problem;
+    $("reveal-status").textContent = t(words);
+  }
+
+  async function toggleReveal() {
+    const group = state.group;
+    if (!group || !group.open || group.saving) return;
+    const show = $("reveal").checked;
+    group.saving = true;
+    renderGroup();
+    $("reveal").checked = show;
+    let ok = false;
+    try {
+      const response = await fetch(`${base}/reveal`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ show }),
+      });
+      ok = response.ok;
+      if (response.status === 409) group.open = false; // the pick was made meanwhile
+    } catch (e) { /* offline: say it did not save */ }
+    group.saving = false;
+    if (ok) group.reveal = show;
+    group.problem = ok ? null : "group.failed";
+    renderGroup();
+  }
+
   function renderResult(msg) {
+    if (msg !== state.result) state.group = msg.group ? { ...msg.group, problem: null } : null;
     state.result = msg;
     const result = msg.result;
     const emotion = result.emotion;
@@ -338,6 +378,7 @@
         msg.delivery_note || t(msg.delivered ? "result.sent" : "result.pending", { platform: name });
       sent.hidden = false;
     } else sent.hidden = true;
+    renderGroup();
 
     const bars = $("bars");
     bars.replaceChildren();
@@ -443,6 +484,7 @@
     $("start").addEventListener("click", startWithCamera);
     $("no-camera").addEventListener("click", () => declareView("", false));
     $("reload").addEventListener("click", () => location.reload());
+    $("reveal").addEventListener("change", toggleReveal);
     $("retry-camera").addEventListener("click", () => {
       if (!state.stream) return startWithCamera();
       runPhases();
