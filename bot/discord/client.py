@@ -26,13 +26,16 @@ from discord import app_commands
 from bot.discord.carousel import SHARE_DONE, SHARE_OFFER, JumpSelect, PageButton, ShareButton, result_view
 from bot.discord.commands import COMMAND_NAME, MoodReelTranslator, build_command, link_reply
 from bot.discord.delivery import DiscordCourier, embeds_as_text
+from bot.discord.group import GroupButton, progress_message
 from bot.discord.limits import clip
 from bot.discord.render import MOOD_CARD_FILE, result_page
 from core.config import Settings
+from core.group.service import GroupError, GroupService
 from core.present.locale import locale_of
 from core.present.words import say
 from core.sessions.origin import SessionOrigin
 from core.sessions.service import SessionService
+from core.stage.links import StageSigner
 from core.values.results import MoodResult
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,9 @@ class DiscordServices(Protocol):
 
     @property
     def sessions(self) -> SessionService: ...
+
+    @property
+    def groups(self) -> GroupService | None: ...  # None: movie nights are off in this process
 
 
 class DiscordUnavailable(RuntimeError):
@@ -125,7 +131,8 @@ class MoodReelBot(discord.Client):
         self.settings = services.settings
         self.sessions = services.sessions
         self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(build_command(self.start_session))
+        self.groups = services.groups
+        self.tree.add_command(build_command(self.start_session, self.start_mode))
         self.pending: dict[str, PendingLink] = {}
         self.courier = DiscordCourier(self)
         self._results: collections.OrderedDict[str, MoodResult] = collections.OrderedDict()  # recent
@@ -138,7 +145,9 @@ class MoodReelBot(discord.Client):
     # --- start-up -----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(PageButton, JumpSelect, ShareButton)  # clicks, before or after a restart
+        self.add_dynamic_items(
+            PageButton, JumpSelect, ShareButton, GroupButton
+        )  # clicks, before or after a restart
         await self.tree.set_translator(MoodReelTranslator())
         await self.sync_commands()
 
@@ -282,6 +291,137 @@ class MoodReelBot(discord.Client):
     def forget(self, session_id: str) -> PendingLink | None:
         return self.pending.pop(session_id, None)
 
+    # --- /moodreel mode:stage and mode:group ---------------------------------------------------------
+
+    async def start_mode(self, interaction: discord.Interaction[Any], mode: str, feeling: str | None) -> None:
+        lang = locale_of(interaction.locale)
+        if mode == "stage":
+            await self._stage_links(interaction, lang, feeling)
+        else:
+            await self._start_group(interaction, lang)
+
+    async def _stage_links(
+        self, interaction: discord.Interaction[Any], lang: str, feeling: str | None
+    ) -> None:
+        """The performer's control link and the projector's stage link, privately."""
+        if not self.settings.secret:
+            await interaction.response.send_message(say(lang, "discord.stage_no_secret"), ephemeral=True)
+            return
+        links = StageSigner(self.settings.secret).issue(
+            self.settings.server.base_url, feeling or "neutral", self.settings.stage.link_ttl_minutes
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(
+            discord.ui.Button(label=say(lang, "discord.stage_control"), emoji="🎛️", url=links.control_url)
+        )
+        view.add_item(
+            discord.ui.Button(label=say(lang, "discord.stage_show"), emoji="🎭", url=links.show_url)
+        )
+        text = say(lang, "discord.stage_links", expires=discord.utils.format_dt(links.expires_at, "f"))
+        await interaction.response.send_message(text, view=view, ephemeral=True)
+
+    async def _start_group(self, interaction: discord.Interaction[Any], lang: str) -> None:
+        """Post the public Movie night message as the command's answer, and remember its id."""
+        if self.groups is None or not interaction.guild_id or interaction.channel_id is None:
+            await interaction.response.send_message(say(lang, "discord.group_dm"), ephemeral=True)
+            return
+        extra = {
+            "guild_id": str(interaction.guild_id),
+            "app_permissions": str(interaction.app_permissions.value),
+            "application_id": str(interaction.application_id),
+        }
+        group = await self.groups.start(
+            PLATFORM,
+            str(interaction.channel_id),
+            str(interaction.user.id),
+            interaction.user.display_name,
+            lang,
+            extra,
+        )
+        embed, view = progress_message(group)
+        assert view is not None
+        await interaction.response.send_message(embed=embed, view=view)
+        message = await interaction.original_response()
+        await self.groups.set_message(group.group_id, str(message.id))
+
+    async def group_action(self, interaction: discord.Interaction[Any], group_id: str, action: str) -> None:
+        """A click on a movie night's Join, Pick for us, Cancel or Close the vote."""
+        lang = locale_of(interaction.locale)
+        if self.groups is None:
+            await interaction.response.send_message(say(lang, "group.over"), ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the store and the pick take time
+        user = str(interaction.user.id)
+        try:
+            if action == "join":
+                await self._join(interaction, group_id, lang)
+                return
+            if action == "pick":
+                _, status = await self.groups.pick(group_id, user)
+                words = say(lang, "group.picked") if status else say(lang, "group.picking")
+            elif action == "cancel":
+                await self.groups.cancel(group_id, user)
+                words = say(lang, "group.cancelled", host=interaction.user.display_name)
+            else:
+                words = await self._close_vote(interaction, group_id, user, lang)
+        except GroupError as exc:
+            words = say(lang, f"group.{exc.kind}", **exc.values)
+        except Exception:
+            log.exception("movie night %s: %s failed", group_id, action)
+            words = say(lang, "group.error")
+        await interaction.edit_original_response(content=words)
+
+    async def _join(self, interaction: discord.Interaction[Any], group_id: str, lang: str) -> None:
+        assert self.groups is not None
+        extra = {"application_id": str(interaction.application_id)}
+        if interaction.guild_id:
+            extra["guild_id"] = str(interaction.guild_id)
+            extra["app_permissions"] = str(interaction.app_permissions.value)
+        group, link, rejoined = await self.groups.join(
+            group_id, str(interaction.user.id), interaction.user.display_name, lang, extra
+        )
+        expires = discord.utils.format_dt(link.expires_at, "R")
+        lines = [say(lang, "group.join_link", host=group.host_name, expires=expires)]
+        if rejoined:
+            lines.append(say(lang, "group.rejoined"))
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Button(label=say(lang, "discord.open_button"), emoji="🎥", url=link.url))
+        await interaction.edit_original_response(content="\n".join(lines), view=view)
+        for old in [
+            p for p in self.pending.values() if p.user_id == interaction.user.id or not p.can_follow_up
+        ]:
+            self.forget(old.session_id)
+        # The member's private result edits this reply, as a personal /moodreel's does.
+        self.pending[link.session_id] = PendingLink(
+            link.session_id, interaction.user.id, lang, interaction, time.monotonic()
+        )
+
+    async def _close_vote(
+        self, interaction: discord.Interaction[Any], group_id: str, user: str, lang: str
+    ) -> str:
+        """End the native poll (the Close button sits on the poll message), then count and announce."""
+        assert self.groups is not None
+        group = await self.groups.get(group_id)
+        if group is None or group.pick is None:
+            raise GroupError("over")
+        if user != group.host_id:
+            raise GroupError("not_host", host=group.host_name)
+        counts: tuple[int, ...] | None = None
+        message = interaction.message
+        if message is not None and message.poll is not None and group.poll.state == "open":
+            ended = message
+            if not message.poll.is_finalised():
+                try:
+                    ended = await message.end_poll()
+                except discord.HTTPException as exc:
+                    log.warning("could not end the poll of movie night %s: %s", group_id, exc)
+            if ended.poll is not None:
+                counts = tuple(a.vote_count for a in ended.poll.answers)
+            with contextlib.suppress(discord.HTTPException):
+                await message.edit(view=None)  # no more Close button
+        await self.groups.close_poll(group_id, user, counts)
+        return say(lang, "group.vote_closed")
+
     # --- sharing --------------------------------------------------------------------------------
 
     async def share_result(self, interaction: discord.Interaction[Any], session_id: str) -> None:
@@ -323,6 +463,11 @@ class MoodReelBot(discord.Client):
         if session_id in self._results:
             return self._results[session_id]
         doc = await self.sessions.get(session_id)
+        if not doc and self.groups is not None:  # a movie night's result: the host turns its pages
+            group = await self.groups.get(session_id)
+            if group is not None and group.pick is not None:
+                self.remember(group.pick.result)
+                return group.pick.result
         if not doc or not doc.get("result"):
             return None
         result = MoodResult.from_dict(doc["result"])
@@ -377,6 +522,8 @@ class MoodReelBot(discord.Client):
             return
         page = max(0, min(page, len(result.recommendations) - 1))
         rendered = result_page(result, page, lang)
+        if result.emotion.method == "group" and message.embeds:
+            rendered.embeds[0] = message.embeds[0]  # the group's head (its count and card) stays
         view = result_view(result, lang, page, share=share)
         perms = interaction.app_permissions
         if interaction.guild_id and not perms.embed_links:  # Discord would drop embeds: text instead

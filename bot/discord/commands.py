@@ -17,6 +17,8 @@ from core.values.emotions import EMOTIONS
 COMMAND_NAME = "moodreel"
 
 StartSession = Callable[[discord.Interaction[Any], str | None], Awaitable[None]]
+StartMode = Callable[[discord.Interaction[Any], str, str | None], Awaitable[None]]
+MODES = ("group", "stage")  # /moodreel mode:group (a movie night), mode:stage (the audience stage)
 
 
 class MoodReelTranslator(app_commands.Translator):
@@ -38,26 +40,40 @@ class MoodReelTranslator(app_commands.Translator):
         return WORDS["ko"].get(f"discord.{key}") if key else None
 
 
-def build_command(start_session: StartSession) -> app_commands.Command[Any, Any, None]:
-    """A fresh Command object per client (a command belongs to one tree)."""
+def build_command(start_session: StartSession, start_mode: StartMode) -> app_commands.Command[Any, Any, None]:
+    """A fresh Command object per client (a command belongs to one tree). Without `mode` it is the
+    personal check; `mode` starts a group movie night or hands out stage links instead."""
 
     @app_commands.command(
         name=COMMAND_NAME,
         description=locale_str(say("en", "discord.command_description"), key="command_description"),
     )
-    @app_commands.rename(feeling=locale_str(say("en", "discord.option_feeling"), key="option_feeling"))
+    @app_commands.rename(
+        feeling=locale_str(say("en", "discord.option_feeling"), key="option_feeling"),
+        mode=locale_str(say("en", "discord.option_mode"), key="option_mode"),
+    )
     @app_commands.describe(
-        feeling=locale_str(say("en", "discord.option_feeling_description"), key="option_feeling_description")
+        feeling=locale_str(say("en", "discord.option_feeling_description"), key="option_feeling_description"),
+        mode=locale_str(say("en", "discord.option_mode_description"), key="option_mode_description"),
     )
     @app_commands.choices(
         feeling=[
             app_commands.Choice(name=locale_str(emotion_name("en", e), emotion=e), value=e) for e in EMOTIONS
-        ]
+        ],
+        mode=[
+            app_commands.Choice(name=locale_str(say("en", f"discord.mode_{m}"), key=f"mode_{m}"), value=m)
+            for m in MODES
+        ],
     )
     async def moodreel(
-        interaction: discord.Interaction[Any], feeling: app_commands.Choice[str] | None = None
+        interaction: discord.Interaction[Any],
+        feeling: app_commands.Choice[str] | None = None,
+        mode: app_commands.Choice[str] | None = None,
     ) -> None:
-        await start_session(interaction, feeling.value if feeling else None)
+        if mode is not None:
+            await start_mode(interaction, mode.value, feeling.value if feeling else None)
+        else:
+            await start_session(interaction, feeling.value if feeling else None)
 
     return moodreel
 

@@ -31,9 +31,10 @@ import aiohttp
 import discord
 
 from bot.discord.carousel import SHARE_OFFER, result_view
+from bot.discord.group import NotDeliverable, deliver_group
 from bot.discord.limits import clip
 from bot.discord.render import MOOD_CARD_FILE, ResultPage, result_page
-from core.delivery.outbox import OutboxItem
+from core.delivery.outbox import GROUP_KINDS, OutboxItem
 from core.delivery.outcomes import Delivered, Outcome, RefusedForGood, RetryLater, TryNext, wait_from_headers
 from core.present.locale import locale_of
 from core.present.words import say
@@ -57,7 +58,7 @@ NOT_CONNECTED_WAIT = 5.0
 
 
 def targets_for(item: OutboxItem, default_mode: str) -> tuple[str, ...]:
-    if item.kind == "share":
+    if item.kind == "share" or item.kind in GROUP_KINDS:  # shared and group posts are public
         return SHARE_TARGETS
     if item.kind in ("failure", "expired"):
         return NOTE_TARGETS
@@ -177,6 +178,11 @@ class DiscordCourier:
     # --- targets ----------------------------------------------------------------------------------
 
     async def _deliver_to(self, target: str, item: OutboxItem) -> Delivered:
+        if item.kind in GROUP_KINDS:
+            try:
+                return await deliver_group(self.bot, item)
+            except NotDeliverable as exc:
+                raise Refusal(str(exc)) from None
         if target == "interaction":
             return await self._edit_interaction(item)
         if target == "dm":

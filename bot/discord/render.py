@@ -33,7 +33,7 @@ def page_label(index: int, total: int) -> str:
     return f"{index + 1} / {total}"
 
 
-def _colour(hex_or_rgb: str | tuple[int, int, int] | None) -> discord.Colour:
+def embed_colour(hex_or_rgb: str | tuple[int, int, int] | None) -> discord.Colour:
     try:
         if isinstance(hex_or_rgb, str):
             return discord.Colour(int(hex_or_rgb.lstrip("#")[:6], 16))
@@ -53,7 +53,7 @@ def summary_embed(result: MoodResult, lang: str) -> discord.Embed:
         if name
         else say(lang, "discord.summary_title", emotion=primary)
     )
-    colour = _colour(result.colours[0].rgb if result.colours else None)
+    colour = embed_colour(result.colours[0].rgb if result.colours else None)
     summary = summarise(emo, lang)
     embed = discord.Embed(title=title, description=summary.headline, colour=colour)
     embed.add_field(
@@ -90,7 +90,7 @@ def movie_embed(result: MoodResult, index: int, lang: str) -> discord.Embed:
         title=clip(main_title, 240) + year,
         url=rec.tmdb_url or rec.watcha_url or None,
         description="\n".join(lines) or None,
-        colour=_colour(rec.palette[0] if rec.palette else None),
+        colour=embed_colour(rec.palette[0] if rec.palette else None),
     )
     embed.set_author(name=say(lang, "discord.pick_of", page=index + 1, total=len(recs)))
     embed.add_field(

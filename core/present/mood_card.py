@@ -12,6 +12,7 @@ import io
 import logging
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -123,6 +124,57 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[s
     return lines
 
 
+def _swatches(
+    draw: ImageDraw.ImageDraw, result: MoodResult, lang: str, name_font: Font, small_font: Font
+) -> None:
+    boxes = swatch_boxes(len(result.colours))
+    for colour, (left, top, right, bottom) in zip(result.colours, boxes, strict=True):
+        draw.rectangle((left, top, right, bottom), fill=tuple(colour.rgb))
+        width = right - left
+        name = _fit(draw, colour_name(colour, lang), name_font, width)
+        draw.text((left, bottom + 6), name, fill=INK, font=name_font)
+        detail = f"{emotion_name(lang, colour.emotion)} · {colour.weight:.0%}"
+        draw.text((left, bottom + 28), _fit(draw, detail, small_font, width), fill=MUTED, font=small_font)
+
+
+def render_group_card(
+    result: MoodResult, counts: Mapping[str, int], took_part: int, joined: int, locale: str = "en"
+) -> bytes:
+    """A movie night's card: the group's mood and colours, and how many members felt each way (an
+    anonymous count, as bars) instead of one person's chart."""
+    lang = card_locale(locale)
+    hangul = lang == "ko"
+    image = Image.new("RGB", CARD_SIZE, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    title_font, name_font, small_font = font(24, hangul), font(16, hangul), font(13, hangul)
+    usable = CARD_SIZE[0] - 2 * MARGIN
+    title = say(lang, "group.card_title", emotion=emotion_name(lang, result.emotion.primary))
+    draw.text((MARGIN, 18), _fit(draw, title, title_font, usable), fill=INK, font=title_font)
+    _swatches(draw, result, lang, name_font, small_font)
+    draw.text((MARGIN, CHART_TOP - 30), say(lang, "group.card_caption"), fill=INK, font=name_font)
+    chart_left = MARGIN + LABEL_WIDTH
+    chart_right = CARD_SIZE[0] - MARGIN - 90
+    most = max([*counts.values(), 1])
+    for row, emotion in enumerate(EMOTIONS):
+        y = CHART_TOP + row * ROW_HEIGHT
+        n = int(counts.get(emotion, 0))
+        weight = name_font if emotion == result.emotion.primary else small_font
+        draw.text((MARGIN, y + 4), emotion_name(lang, emotion), fill=INK if n else MUTED, font=weight)
+        length = round(n / most * (chart_right - chart_left))
+        if length:
+            bar = EMOTION_PALETTES[emotion][0].rgb
+            draw.rectangle(
+                (chart_left, y + 5, chart_left + length, y + ROW_HEIGHT - 5), fill=bar, outline=AXIS
+            )
+        draw.text((chart_left + length + 6, y + 6), str(n), fill=MUTED, font=small_font)
+    legend_top = CHART_TOP + ROW_HEIGHT * len(EMOTIONS) + 8
+    legend = say(lang, "group.took_part", took_part=took_part, joined=joined)
+    draw.text((MARGIN, legend_top), _fit(draw, legend, small_font, usable), fill=MUTED, font=small_font)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     """The card as PNG bytes (CARD_SIZE): title, colour swatches with names, and the emotion chart."""
     lang = card_locale(locale)
@@ -136,14 +188,7 @@ def render_mood_card(result: MoodResult, locale: str = "en") -> bytes:
     summary = summarise(emotion, lang)
     draw.text((MARGIN, 18), _fit(draw, summary.headline, title_font, usable), fill=INK, font=title_font)
 
-    boxes = swatch_boxes(len(result.colours))
-    for colour, (left, top, right, bottom) in zip(result.colours, boxes, strict=True):
-        draw.rectangle((left, top, right, bottom), fill=tuple(colour.rgb))
-        width = right - left
-        name = _fit(draw, colour_name(colour, lang), name_font, width)
-        draw.text((left, bottom + 6), name, fill=INK, font=name_font)
-        detail = f"{emotion_name(lang, colour.emotion)} · {colour.weight:.0%}"
-        draw.text((left, bottom + 28), _fit(draw, detail, small_font, width), fill=MUTED, font=small_font)
+    _swatches(draw, result, lang, name_font, small_font)
 
     caption = summary.method
     draw.text((MARGIN, CHART_TOP - 30), say(lang, f"card.{caption}"), fill=INK, font=name_font)

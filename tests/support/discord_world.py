@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from bot.discord import MoodReelBot, start_discord
 from core.colour.psychology import emotion_from_names, mood_colours
 from core.config import Settings
+from core.group.service import GroupService
 from core.sessions.service import SessionService
 from core.storage.store import Store
 from core.values.results import EmotionScore, MoodResult, Recommendation
@@ -34,6 +35,7 @@ class BotServices:
     settings: Settings
     store: Store
     sessions: SessionService
+    groups: GroupService | None = None
 
 
 class WorldServices(Protocol):
@@ -47,6 +49,9 @@ class WorldServices(Protocol):
 
     @property
     def sessions(self) -> SessionService: ...
+
+    @property
+    def groups(self) -> GroupService | None: ...
 
 
 @dataclass
@@ -67,7 +72,7 @@ class World:
         if deliver is not None:
             base = services or self.services
             settings = with_discord(base.settings, deliver=deliver)
-            services = BotServices(settings, base.store, base.sessions)
+            services = BotServices(settings, base.store, base.sessions, getattr(base, "groups", None))
         started: list[MoodReelBot] = []
         self.task = asyncio.create_task(
             start_discord(

@@ -55,6 +55,10 @@ _counter = itertools.count(1)
 GUILDS_INTENT = 1 << 0
 # Permission bits (https://discord.com/developers/docs/topics/permissions)
 VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS, ATTACH_FILES = 1 << 10, 1 << 11, 1 << 14, 1 << 15
+SEND_POLLS = 1 << 49
+# Polls (https://discord.com/developers/docs/resources/poll): limits and their error codes.
+POLL_QUESTION_MAX, POLL_ANSWER_MAX, POLL_ANSWERS_MAX, POLL_HOURS_MAX = 300, 55, 10, 768
+CANNOT_EDIT_POLL, NOT_A_POLL = 520003, 520006
 ALL_PERMISSIONS = 2248473465835073  # what the stand-in's guild grants the bot unless a test narrows it
 DM_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | (1 << 16) | (1 << 18)
 RESPONSE_WINDOW_S = 3.0  # an interaction not answered by then is gone (10062)
@@ -105,6 +109,41 @@ PRIVILEGED_INTENTS = {"GUILD_MEMBERS": 1 << 1, "GUILD_PRESENCES": 1 << 8, "MESSA
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256, "field_value": 1024}
 FOOTER_LIMIT, AUTHOR_LIMIT, EMBED_TOTAL, EMBEDS_MAX, CONTENT_MAX = 2048, 256, 6000, 10, 2000
+
+
+def _check_poll(poll: dict[str, Any]) -> None:
+    """A poll request object as Discord validates it (50035 Invalid Form Body otherwise)."""
+    question = (poll.get("question") or {}).get("text") or ""
+    if not 1 <= len(question) <= POLL_QUESTION_MAX:
+        raise FormError(f"a poll question needs 1-{POLL_QUESTION_MAX} characters")
+    answers = poll.get("answers") or []
+    if not 1 <= len(answers) <= POLL_ANSWERS_MAX:
+        raise FormError(f"a poll has 1-{POLL_ANSWERS_MAX} answers")
+    for a in answers:
+        text = (a.get("poll_media") or {}).get("text") or ""
+        if not 1 <= len(text) <= POLL_ANSWER_MAX:
+            raise FormError(f"a poll answer needs 1-{POLL_ANSWER_MAX} characters")
+    duration = int(poll.get("duration", 24))
+    if not 1 <= duration <= POLL_HOURS_MAX:
+        raise FormError(f"a poll lasts 1-{POLL_HOURS_MAX} hours")
+    if int(poll.get("layout_type", 1)) != 1:
+        raise FormError("layout_type must be 1 (DEFAULT)")
+
+
+def _stored_poll(poll: dict[str, Any]) -> dict[str, Any]:
+    """The poll object a message carries: answers numbered from 1, an expiry, empty results."""
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=int(poll.get("duration", 24)))
+    return {
+        "question": {"text": poll["question"]["text"]},
+        "answers": [
+            {"answer_id": i, "poll_media": {"text": a["poll_media"]["text"]}}
+            for i, a in enumerate(poll["answers"], 1)
+        ],
+        "expiry": expiry.isoformat(),
+        "allow_multiselect": bool(poll.get("allow_multiselect", False)),
+        "layout_type": 1,
+        "results": {"is_finalized": False, "answer_counts": []},
+    }
 
 
 def snowflake() -> int:
@@ -219,6 +258,7 @@ class DiscordStandIn:
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
         self.messages: dict[int, dict[str, Any]] = {}
+        self.poll_votes: dict[int, dict[int, int]] = {}  # poll message -> user -> answer
         self.attachments: dict[str, bytes] = {}
         self.interactions: dict[int, Interaction] = {}
         self.channel_permissions: dict[int, int] = {}  # channel id -> the bot's permissions there
@@ -715,6 +755,10 @@ class DiscordStandIn:
             return self._commands(parts, call)
         if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
             return self._channel_messages(int(parts[1]), parts[3:], call)
+        if parts[0] == "channels" and len(parts) == 5 and parts[2] == "polls" and parts[4] == "expire":
+            if method != "POST":
+                return api_error(405, 0, "405: Method Not Allowed")
+            return self._expire_poll(int(parts[1]), int(parts[3]))
         return api_error(404, 0, f"404: Not Found ({method} {call.path})")
 
     def application_payload(self) -> dict[str, Any]:
@@ -819,8 +863,46 @@ class DiscordStandIn:
                 "authorizing_integration_owners": {},
             }
         self._apply(message, payload, files, new=True)
+        if payload.get("poll") is not None:
+            message["poll"] = _stored_poll(payload["poll"])
+            self.poll_votes[message_id] = {}
         self.messages[message_id] = message
         return message
+
+    def vote(self, message_id: int, user: StandInUser, answer_id: int) -> None:
+        """A user votes in a poll (one answer each: a second vote replaces the first)."""
+        message = self.messages[message_id]
+        poll = message.get("poll")
+        assert poll is not None, f"message {message_id} has no poll"
+        assert not poll["results"]["is_finalized"], "the poll has ended; Discord refuses votes (520001)"
+        assert any(a["answer_id"] == answer_id for a in poll["answers"]), f"no answer {answer_id}"
+        self.poll_votes[message_id][user.id] = answer_id
+        self._count_votes(message)
+
+    def _count_votes(self, message: dict[str, Any]) -> None:
+        votes = self.poll_votes.get(int(message["id"]), {})
+        counts = [
+            {
+                "id": a["answer_id"],
+                "count": sum(1 for v in votes.values() if v == a["answer_id"]),
+                "me_voted": False,
+            }
+            for a in message["poll"]["answers"]
+        ]
+        message["poll"]["results"]["answer_counts"] = [c for c in counts if c["count"]]
+
+    def _expire_poll(self, channel_id: int, message_id: int) -> web.Response:
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != str(channel_id):
+            return api_error(404, 10008, "Unknown Message")
+        if message.get("poll") is None:
+            return api_error(400, NOT_A_POLL, "Cannot expire a non-poll message")
+        if message["author"]["id"] != str(self.bot.id):
+            return api_error(403, 50005, "Cannot edit a message authored by another user")
+        message["poll"]["results"]["is_finalized"] = True
+        message["poll"]["expiry"] = iso_now()
+        self._count_votes(message)
+        return json_response(message)
 
     def _apply(
         self, message: dict[str, Any], payload: dict[str, Any] | None, files: list[Upload], new: bool
@@ -998,6 +1080,10 @@ class DiscordStandIn:
             if refused is not None:
                 return refused
             payload = call.payload or {}
+            if payload.get("poll") is not None:
+                if channel_id == self.channel_id and not self.permissions_in(channel_id) & SEND_POLLS:
+                    return api_error(403, 50013, "Missing Permissions")
+                _check_poll(payload["poll"])
             nonce = payload.get("nonce")
             key = (str(channel_id), str(nonce))
             if nonce is not None and payload.get("enforce_nonce"):
@@ -1025,6 +1111,8 @@ class DiscordStandIn:
             if call.method == "GET":
                 return json_response(message)
             if call.method == "PATCH":
+                if (call.payload or {}).get("poll") is not None:
+                    return api_error(400, CANNOT_EDIT_POLL, "Cannot edit a poll message")
                 if call.files and not self.permissions_in(channel_id) & ATTACH_FILES:
                     return api_error(403, 50013, "Missing Permissions")
                 payload = self._without_embeds_if_unallowed(channel_id, call.payload or {})
