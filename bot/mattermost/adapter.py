@@ -30,6 +30,7 @@ from pymongo.errors import PyMongoError
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.command_text import CommandTextError, parse_command_text
 from bot.mattermost.delivery import MattermostCourier, in_direct_channel
+from bot.mattermost.group import with_votes
 from bot.mattermost.messages import (
     ACTIONS_PATH,
     help_text,
@@ -37,13 +38,16 @@ from bot.mattermost.messages import (
     result_post,
     unknown_word_text,
 )
-from bot.mattermost.signing import BadContext, ContextSigner, ShareContext
+from bot.mattermost.signing import BadContext, ContextSigner, GroupContext, ShareContext
 from core import safe_json
 from core.config import Settings
-from core.present.locale import locale_of
-from core.present.words import say
+from core.delivery.outbox import DeliveryStatus
+from core.group.service import GroupError, GroupService
+from core.present.locale import locale_of, titles
+from core.present.words import emotion_name, say
 from core.sessions.origin import SessionOrigin
 from core.sessions.service import SessionService
+from core.stage.links import StageSigner
 from core.values.results import MoodResult, Recommendation
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ LOCALE_LOOKUP_SECONDS = 1.0  # the slash reply must reach Mattermost within 3 s
 LOCALE_CACHE_SECONDS = 3600.0
 SHARE_WAIT_SECONDS = 8.0  # a Share click waits this long for the post (Mattermost waits up to 30 s)
 MAX_ACTION_DEPTH = 16  # an action request nests 3 levels deep; deeper JSON is refused unparsed
+GROUP_POST_WAIT_SECONDS = 1.5  # `/moodreel group` waits this long for its post (the reply is due in 3 s)
+GROUP_ACTION_WAIT_SECONDS = 2.5  # Pick / Close answer by then; the rest goes on after the answer
 
 
 class _Services(Protocol):
@@ -63,6 +69,8 @@ class _Services(Protocol):
     def settings(self) -> Settings: ...
     @property
     def sessions(self) -> SessionService: ...
+    @property
+    def groups(self) -> GroupService: ...
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
@@ -85,10 +93,13 @@ class MattermostAdapter:
         sessions: SessionService,
         client: MattermostClient | None = None,
         lookup_client: MattermostClient | None = None,
+        groups: GroupService | None = None,
     ) -> None:
         self.settings = settings
         self.mm = settings.mattermost
         self.sessions = sessions
+        self.groups = groups  # movie nights (None: `/moodreel group` is not offered)
+        self._tasks: set[asyncio.Task[Any]] = set()  # Pick / Close work that outlives its answer
         self.client = client or MattermostClient(self.mm)
         # A second driver with a short timeout, so a slow Mattermost cannot hold up slash replies.
         self.lookup_client = lookup_client or MattermostClient(self.mm, timeout=LOCALE_LOOKUP_SECONDS + 1)
@@ -137,6 +148,10 @@ class MattermostAdapter:
             return _ephemeral(help_text(command, locale))
         if not user_id or not channel_id:
             return _ephemeral("The request lacks user_id or channel_id; it cannot come from Mattermost.", 400)
+        if parsed.mode == "stage":
+            return _ephemeral(self._stage_text(parsed.feeling or "neutral", locale))
+        if parsed.mode == "group":
+            return await self._start_group(fields, command, locale)
         origin = SessionOrigin(
             platform=PLATFORM,
             user_id=user_id,
@@ -163,6 +178,51 @@ class MattermostAdapter:
             locale,
         )
         return _ephemeral(text)
+
+    def _stage_text(self, feeling: str, locale: str) -> str:
+        """`/moodreel stage [feeling]`: a control link for the performer and a stage link (stateless)."""
+        ttl = self.settings.stage.link_ttl_minutes
+        links = StageSigner(self.settings.secret).issue(self.settings.server.base_url, feeling, ttl)
+        return say(
+            locale,
+            "mattermost.stage.links",
+            feeling=emotion_name(locale, feeling),
+            hours=f"{ttl / 60:g}",
+            control=links.control_url,
+            show=links.show_url,
+        )
+
+    async def _start_group(self, fields: Mapping[str, str], command: str, locale: str) -> web.Response:
+        """`/moodreel group`: a movie night, its post in the channel (through the outbox), a private word."""
+        if self.groups is None:
+            return _ephemeral(say(locale, "mattermost.unavailable"))
+        if "__" in fields.get("channel_name", ""):
+            return _ephemeral(say(locale, "mattermost.group.dm", command=command))
+        outbox = self.sessions.outbox
+        try:
+            group = await self.groups.start(
+                PLATFORM,
+                fields["channel_id"],
+                fields["user_id"],
+                fields.get("user_name", ""),
+                locale,
+                {k: fields[k] for k in EXTRA_FIELDS if fields.get(k)},
+            )
+            item_id = await outbox.refresh(
+                group.group_id,
+                PLATFORM,
+                "group_progress",
+                group.origin(),
+                {"group": group.public().to_dict()},
+            )
+            status = await outbox.deliver_now(item_id, GROUP_POST_WAIT_SECONDS)
+        except PyMongoError as exc:
+            log.warning("no movie night in %s: the database is unavailable (%s)", fields["channel_id"], exc)
+            return _ephemeral(say(locale, "mattermost.unavailable"))
+        if status.state == "undeliverable":
+            bot = self.client.bot_username or "moodreel"
+            return _ephemeral(say(locale, "mattermost.group.not_member", bot=bot, command=command))
+        return _ephemeral(say(locale, "mattermost.group.started"))
 
     async def _user_locale(self, user_id: str) -> str:
         """The user's Mattermost language when it answers quickly, else the configured default."""
@@ -201,6 +261,8 @@ class MattermostAdapter:
         # From here on every answer is 200: Mattermost shows ephemeral_text only on 200.
         context = body.get("context")
         try:
+            if self.signer.is_group(context):
+                return await self._group_click(body, self.signer.verify_group(context))
             if self.signer.is_share(context):
                 return await self._share_click(body, self.signer.verify_share(context))
             page = self.signer.verify(context)
@@ -275,6 +337,89 @@ class MattermostAdapter:
             return answer("mattermost.share_gone")
         return answer("mattermost.share_later")
 
+    # --- movie nights ---------------------------------------------------------------------------
+
+    async def _group_click(self, body: Mapping[str, Any], button: GroupContext) -> web.Response:
+        """Join (anyone), Pick / Cancel / Close the vote (the host), a vote (anyone, again to change it)."""
+        locale = button.locale
+
+        def answer(key: str, lang: str = locale, **values: Any) -> web.Response:
+            return json_response({"ephemeral_text": say(lang, key, **values)})
+
+        groups = self.groups
+        if groups is None:
+            return answer("mattermost.stale_button")
+        user_id, post_id = str(body.get("user_id") or ""), str(body.get("post_id") or "")
+        try:
+            group = await groups.get(button.group_id)
+            if group is None:
+                return answer("group.over")
+            if button.action in ("join", "pick", "cancel"):
+                if not post_id or post_id != group.message_id:
+                    return answer("mattermost.bad_button")  # a context copied onto another post
+            else:
+                outbox = self.sessions.outbox
+                picked = await outbox.status(outbox.item_id(group.group_id, "group_pick"))
+                if not post_id or post_id != picked.post_id:
+                    return answer("mattermost.bad_button")
+            if button.action == "join":
+                return await self._join(body, group.group_id, user_id)
+            if button.action == "cancel":
+                await groups.cancel(group.group_id, user_id)
+                return json_response({})
+            if button.action == "vote":
+                voted = await groups.vote(group.group_id, user_id, button.option)
+                assert voted.pick is not None
+                update = with_votes(voted, button.file_ids, self.courier)
+                tmdb_id = voted.poll.options[button.option]
+                rec = next(r for r in voted.pick.result.recommendations if r.tmdb_id == tmdb_id)
+                title = titles(rec, locale)[0]
+                return json_response(
+                    {"update": update, "ephemeral_text": say(locale, "group.voted", title=title)}
+                )
+            if button.action == "pick":
+                done = await self._soon(groups.pick(group.group_id, user_id))
+            else:
+                done = await self._soon(groups.close_poll(group.group_id, user_id))
+            if done is None or not done[1]:
+                return answer("group.picking" if button.action == "pick" else "mattermost.share_later")
+            return json_response({})
+        except GroupError as exc:
+            return answer(f"group.{exc.kind}", **exc.values)
+        except ValueError:  # a user id that cannot be a vote's key
+            return answer("mattermost.bad_button")
+        except PyMongoError as exc:
+            log.warning("Mattermost movie night: the database is unavailable (%s)", exc)
+            return answer("mattermost.unavailable")
+
+    async def _join(self, body: Mapping[str, Any], group_id: str, user_id: str) -> web.Response:
+        assert self.groups is not None
+        lang = await self._user_locale(user_id)
+        extra = {k: str(body[k]) for k in EXTRA_FIELDS if body.get(k)}
+        group, link, rejoined = await self.groups.join(
+            group_id, user_id, str(body.get("user_name") or ""), lang, extra
+        )
+        host = group.host_name or group.host_id
+        lines = [
+            say(lang, "group.join_link", host=host, expires=link.expires_at.strftime("%H:%M UTC")),
+            link.url,
+        ]
+        if rejoined:
+            lines.append(say(lang, "group.rejoined"))
+        return json_response({"ephemeral_text": "\n".join(lines)})
+
+    async def _soon(self, work: Any) -> tuple[Any, DeliveryStatus] | None:
+        """Run a Pick / Close; its outcome if it is over within the integration's patience, else None
+        (it carries on after the answer; a GroupError raised at once is passed on)."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=GROUP_ACTION_WAIT_SECONDS)
+        if task in done:
+            return task.result()
+        task.add_done_callback(_log_failure)
+        return None
+
     # --- delivery -------------------------------------------------------------------------------
 
     async def background(self, app: web.Application) -> AsyncIterator[None]:
@@ -301,6 +446,11 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a movie night's action failed after its answer: %r", task.exception())
+
+
 def _with_origin(result: MoodResult, origin: Mapping[str, Any]) -> MoodResult:
     return dataclasses.replace(result, origin={**result.origin, **origin}) if origin else result
 
@@ -315,7 +465,7 @@ def setup_mattermost(app: web.Application, services: _Services) -> None:
         raise ValueError(
             "Mattermost is not configured: set MATTERMOST_URL, MATTERMOST_TOKEN and MATTERMOST_COMMAND_TOKEN"
         )
-    adapter = MattermostAdapter(services.settings, services.sessions)
+    adapter = MattermostAdapter(services.settings, services.sessions, groups=services.groups)
     app[MATTERMOST_ADAPTER] = adapter
     app.router.add_route("POST", COMMAND_PATH, adapter.handle_command)
     app.router.add_route("GET", COMMAND_PATH, adapter.handle_command)

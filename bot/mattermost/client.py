@@ -135,6 +135,10 @@ class MattermostClient:
     async def create_post(self, post: dict[str, Any]) -> dict[str, Any]:
         return await self._call("creating the post", self._driver.posts.create_post, post)
 
+    async def patch_post(self, post_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Change fields of one of the bot's own posts (PUT /posts/{id}/patch; files stay attached)."""
+        return await self._call("editing the post", self._driver.posts.patch_post, post_id, patch)
+
     async def ephemeral(self, user_id: str, channel_id: str, message: str) -> dict[str, Any]:
         body = {"user_id": user_id, "post": {"channel_id": channel_id, "message": message}}
         return await self._call("sending a private message", self._driver.posts.create_ephemeral_post, body)

@@ -38,6 +38,8 @@ LOCALE_WORDS: dict[str, str] = {
     "한국어": "ko",
 }
 HELP_WORDS = frozenset({"help", "-h", "--help", "?", "도움말", "도움"})
+# ... or to a mode: a group movie night, or an audience stage (its links, to the performer).
+MODE_WORDS: dict[str, str] = {"group": "group", "그룹": "group", "stage": "stage", "무대": "stage"}
 
 
 class CommandTextError(ValueError):
@@ -56,25 +58,30 @@ class CommandRequest:
     feeling: str | None = None
     locale: str | None = None  # an explicit language word; None = the user's or the configured one
     korean_words: bool = False  # the user typed Korean, a hint for the reply language
+    mode: str | None = None  # "group" (start a movie night) | "stage" (stage links) | None (a session)
 
 
 def parse_command_text(text: str) -> CommandRequest:
-    """Read `help`, a feeling (`happy`, `행복`) and/or a language (`ko`, `english`), in any order.
+    """Read `help`, a feeling (`happy`, `행복`) and/or a language (`ko`, `english`), in any order,
+    and a mode word (`group`, `stage`) first. A movie night takes no feeling (each member has their own).
 
     Raises CommandTextError naming the first word it does not know, so nothing starts on a typo.
     """
     feeling: str | None = None
     locale: str | None = None
     korean = False
-    for raw in text.split():
+    mode: str | None = None
+    for position, raw in enumerate(text.split()):
         word = raw.strip().lower()
         korean = korean or any("\uac00" <= ch <= "\ud7a3" for ch in word)
         if word in HELP_WORDS:
             return CommandRequest(help=True, locale=locale, korean_words=korean)
-        if word in LOCALE_WORDS:
+        if position == 0 and word in MODE_WORDS:
+            mode = MODE_WORDS[word]
+        elif word in LOCALE_WORDS:
             locale = LOCALE_WORDS[word]
-        elif word in FEELING_WORDS and feeling is None:
+        elif word in FEELING_WORDS and feeling is None and mode != "group":
             feeling = FEELING_WORDS[word]
         else:
             raise CommandTextError(raw.strip())
-    return CommandRequest(feeling=feeling, locale=locale, korean_words=korean)
+    return CommandRequest(feeling=feeling, locale=locale, korean_words=korean, mode=mode)

@@ -24,6 +24,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.mattermost.group import deliver_group
 from bot.mattermost.messages import failure_text, result_post
 from bot.mattermost.signing import ShareContext
 from core.delivery.outbox import OutboxItem
@@ -44,6 +45,7 @@ TARGETS = {
 }
 NOTE_TARGETS = ("ephemeral", "dm")
 SHARE_TARGETS = ("channel",)
+GROUP_TARGETS = ("channel",)  # a movie night's posts are the channel's (bot.mattermost.group)
 LOOKBACK_MS = 120_000  # how far before the item a look-up searches
 COMMAND = "/moodreel"
 MESSAGE_MAX = 16383
@@ -52,6 +54,8 @@ MESSAGE_MAX = 16383
 def targets_for(item: OutboxItem, default_mode: str) -> tuple[str, ...]:
     if item.kind == "share":
         return SHARE_TARGETS
+    if item.kind.startswith("group_"):
+        return GROUP_TARGETS
     if item.kind in ("failure", "expired"):
         return NOTE_TARGETS
     mode = str((item.origin.get("extra") or {}).get("deliver") or default_mode)
@@ -103,6 +107,8 @@ class MattermostCourier:
         return RefusedForGood(reason) if last else TryNext(reason)
 
     async def _deliver_to(self, target: str, item: OutboxItem) -> str:
+        if item.kind.startswith("group_"):
+            return await deliver_group(self, item)
         origin = item.origin
         user_id = str(origin["user_id"])
         if target == "ephemeral":

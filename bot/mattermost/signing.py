@@ -44,6 +44,20 @@ class ShareContext:
 
 
 SHARE = "share"
+GROUP = "group"
+GROUP_ACTIONS = ("join", "pick", "cancel", "vote", "close")
+
+
+@dataclass(frozen=True)
+class GroupContext:
+    """A movie night's button: which night, which action (a vote names its option), and the files of
+    the post it sits on (repeated in an `update` so they stay attached)."""
+
+    group_id: str
+    action: str
+    locale: str
+    option: int = -1
+    file_ids: tuple[str, ...] = ()
 
 
 class ContextSigner:
@@ -88,6 +102,37 @@ class ContextSigner:
     @staticmethod
     def is_share(context: Any) -> bool:
         return isinstance(context, dict) and context.get("do") == SHARE
+
+    def sign_group(self, button: GroupContext) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "v": VERSION,
+            "do": GROUP,
+            "group_id": button.group_id,
+            "action": button.action,
+            "locale": button.locale,
+            "option": button.option,
+            "file_ids": list(button.file_ids),
+        }
+        return {**fields, _SIG_FIELD: self._signature(fields)}
+
+    def verify_group(self, context: Any) -> GroupContext:
+        """The movie-night button a context names; BadContext if malformed, tampered with or another's."""
+        fields = self._checked(context)
+        group_id, action, locale = (fields.get(k) for k in ("group_id", "action", "locale"))
+        option, file_ids = fields.get("option"), fields.get("file_ids")
+        if fields.get("do") != GROUP or action not in GROUP_ACTIONS:
+            raise BadContext("not a movie-night context")
+        if not isinstance(group_id, str) or not group_id or not isinstance(locale, str):
+            raise BadContext("the movie-night context's fields have the wrong types")
+        if not isinstance(option, int) or isinstance(option, bool):
+            raise BadContext("the movie-night context's option is not a number")
+        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids):
+            raise BadContext("the movie-night context's file ids are not a list of strings")
+        return GroupContext(group_id, str(action), locale, option, tuple(file_ids))
+
+    @staticmethod
+    def is_group(context: Any) -> bool:
+        return isinstance(context, dict) and context.get("do") == GROUP
 
     def _checked(self, context: Any) -> dict[str, Any]:
         if not isinstance(context, dict):

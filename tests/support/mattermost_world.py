@@ -48,6 +48,19 @@ class World:
     channel: Channel
     http: aiohttp.ClientSession
     adapter: MattermostAdapter
+    runner: web.AppRunner | None = None
+
+    async def restart(self) -> None:
+        """MoodReel restarts: the old app stops, a new one (a new adapter) serves on the same port
+        over the same services and store, picking up what the outbox still holds."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+        app = create_app(self.services)
+        setup_mattermost(app, self.services)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.settings.server.port, reuse_address=True).start()
+        self.adapter = app[MATTERMOST_ADAPTER]
 
     @property
     def base(self) -> str:
@@ -106,10 +119,14 @@ async def open_world(store: Store, settings: Settings) -> AsyncIterator[World]:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", settings.server.port).start()
         async with aiohttp.ClientSession() as http:
+            world = World(
+                settings, services, standin, alice, minji, channel, http, app[MATTERMOST_ADAPTER], runner
+            )
             try:
-                yield World(settings, services, standin, alice, minji, channel, http, app[MATTERMOST_ADAPTER])
+                yield world
             finally:
-                await runner.cleanup()
+                if world.runner is not None:
+                    await world.runner.cleanup()
                 await standin.stop()
 
 

@@ -15,6 +15,8 @@ It speaks Mattermost's wire format closely enough for the real mattermostdriver 
   `update` it answers as an unsafe update (message, file_ids and props replaced). As in Mattermost,
   the integration's `ephemeral_text` is shown only when it answered HTTP 200; any other status
   shows the generic "Action failed" (recorded in `action_failures`).
+Interactive buttons must carry an alphanumeric `id`, a `name` and an `integration.url` (400 otherwise),
+and only a post's author may edit it (PUT /posts/{id} and /patch answer 403 to anyone else).
 What the real server refuses is refused: posts and uploads in a channel the bot is not a member of
 (403; `add_channel(..., member=False)` and `direct_channel(a, b)` make such channels), messages over
 16,383 characters and props over 800,000 characters (400), and `rate_limit_next` answers one request
@@ -145,6 +147,7 @@ class MattermostStandIn:
     no_direct: set[str] = field(default_factory=set)  # users the bot may not DM (RestrictDirectMessage)
     pending_post_ids: dict[str, tuple[float, str]] = field(default_factory=dict)  # id -> (when, post id)
     _faults: list[tuple[Callable[[str, str], bool], int, str, dict[str, str]]] = field(default_factory=list)
+    _refusals: list[tuple[Callable[[str, str], bool], int, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
@@ -179,6 +182,18 @@ class MattermostStandIn:
         channel = Channel(new_id(), "__".join(sorted((a.id, b.id))), "", "", "D")
         self.other_channels[channel.id] = channel
         return channel
+
+    def refuse(self, predicate: Callable[[str, str], bool], status: int = 503) -> Callable[[], None]:
+        """Answer every request for which predicate(method, path) holds with `status` (Mattermost down,
+        for one route), until the returned function is called."""
+        fault: tuple[Callable[[str, str], bool], int, str, dict[str, str]] = (
+            predicate,
+            status,
+            "unavailable\n",
+            {},
+        )
+        self._refusals.append(fault)
+        return lambda: self._refusals.remove(fault)
 
     def rate_limit_next(self, predicate: Callable[[str, str], bool], reset_seconds: int) -> None:
         """Answer the next request for which predicate(method, path) holds with Mattermost's 429."""
@@ -227,6 +242,9 @@ class MattermostStandIn:
         for i, (predicate, status, text, headers) in enumerate(self._faults):
             if predicate(request.method, request.path):
                 del self._faults[i]
+                return web.Response(text=text, status=status, headers=headers)
+        for predicate, status, text, headers in self._refusals:
+            if predicate(request.method, request.path):
                 return web.Response(text=text, status=status, headers=headers)
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else ""
@@ -383,7 +401,7 @@ class MattermostStandIn:
         props = body.get("props") or {}
         if not isinstance(props, dict) or not isinstance(props.get("attachments", []), list):
             return app_error(400, "model.post.is_valid.props.app_error", "Invalid props.")
-        too_long = _too_long(body)
+        too_long = _too_long(body) or _bad_actions(props)
         if too_long is not None:
             return too_long
         now = _now()
@@ -479,6 +497,9 @@ class MattermostStandIn:
             return app_error(404, "app.post.get.app_error", "Unable to get the post.")
         if body is None or body.get("id") != post["id"]:
             return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing post id.")
+        refused = _not_author(request, post) or _bad_actions(body.get("props") or {})
+        if refused is not None:
+            return refused
         self._apply_update(post, body, safe=True)
         return json_response(self._post_json(post))
 
@@ -489,6 +510,9 @@ class MattermostStandIn:
             return app_error(404, "app.post.get.app_error", "Unable to get the post.")
         if body is None:
             return app_error(400, "api.context.invalid_body_param.app_error", "Invalid patch.")
+        refused = _not_author(request, post) or _bad_actions(body.get("props") or {})
+        if refused is not None:
+            return refused
         self._apply_update(post, body, safe=True)
         return json_response(self._post_json(post))
 
@@ -540,6 +564,9 @@ class MattermostStandIn:
             return app_error(400, "api.post.do_action.action_integration.app_error", f"status={status}")
         update = response.get("update")
         if isinstance(update, dict):
+            bad = _bad_actions(update.get("props") or {})
+            if bad is not None:
+                return app_error(400, "api.post.do_action.action_integration.app_error", "invalid update")
             problem = self._apply_update(post, update, safe=False)
             if problem:
                 return app_error(400, "api.post.do_action.action_integration.app_error", problem)
@@ -559,4 +586,32 @@ def _too_long(post: dict[str, Any]) -> web.Response | None:
         return app_error(400, "model.post.is_valid.msg.app_error", "Invalid message: too long.")
     if len(json.dumps(post.get("props") or {}, ensure_ascii=False)) > PROPS_MAX_RUNES:
         return app_error(400, "model.post.is_valid.props.app_error", "Invalid props: too long.")
+    return None
+
+
+def _not_author(request: web.Request, post: dict[str, Any]) -> web.Response | None:
+    """Only a post's author may edit it (the bot has no edit_others_posts)."""
+    if request[USER].id != post["user_id"]:
+        return app_error(
+            403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+        )
+    return None
+
+
+def _bad_actions(props: Any) -> web.Response | None:
+    """Message attachments' buttons: an alphanumeric id, a name and an integration URL each."""
+    attachments = props.get("attachments", []) if isinstance(props, dict) else None
+    if not isinstance(attachments, list):
+        return app_error(400, "model.post.is_valid.props.app_error", "Invalid props.")
+    for att in attachments:
+        for action in (att.get("actions") or []) if isinstance(att, dict) else ():
+            integration = action.get("integration") if isinstance(action, dict) else None
+            if (
+                not isinstance(action, dict)
+                or not str(action.get("id") or "").isalnum()
+                or not action.get("name")
+                or not isinstance(integration, dict)
+                or not str(integration.get("url") or "").startswith(("http://", "https://"))
+            ):
+                return app_error(400, "model.post.is_valid.props.app_error", f"Invalid action {action!r}.")
     return None
