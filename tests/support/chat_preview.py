@@ -42,6 +42,7 @@ def _markdown(text: str) -> str:
     for line in html.escape(text).split("\n"):
         small = line.startswith("-# ")
         line = line[3:] if small else line
+        line = re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r'<span style="color:#00a8fc">\1</span>', line)
         line = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", line)
         line = re.sub(r"\*(.+?)\*", r"<i>\1</i>", line)
         line = re.sub(r"&lt;@(\d+)&gt;", r'<span style="color:#c9cdfb">@member</span>', line)
@@ -105,9 +106,10 @@ def _poll(poll: dict[str, Any]) -> str:
     answers = []
     for a in poll.get("answers", []):
         n = counts.get(a["answer_id"], 0)
+        votes = f"{n} vote{'' if n == 1 else 's'}"
         answers.append(
             f'<div class="ans"><div class="fill" style="width:{100 * n / total:.0f}%"></div>'
-            f'<span>{html.escape(a["poll_media"]["text"])}</span><span class="cnt">{n} votes</span></div>'
+            f'<span>{html.escape(a["poll_media"]["text"])}</span><span class="cnt">{votes}</span></div>'
         )
     question = html.escape(poll["question"]["text"])
     return f'<div class="poll"><div class="q">{question}</div>{"".join(answers)}</div>'

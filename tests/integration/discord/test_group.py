@@ -3,86 +3,20 @@ WebSocket; members declare their feeling on the page (the camera path is tested 
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from core.config import Settings
-from core.group.service import GroupService
 from core.storage.store import Store
 from tests.support.declare import declare_session
-from tests.support.discord_world import World, open_page_world
-from tests.support.standins.discord_server import StandInUser
-
-EMOTION_WORDS = re.compile(r"\b(happy|sad|calm|angry|afraid|surprised|disgusted)\b", re.IGNORECASE)
-
-
-def _ids(message: dict[str, Any]) -> list[str]:
-    return [c.get("custom_id", "") for row in message.get("components", []) for c in row["components"]]
-
-
-async def start_night(w: World, host: StandInUser) -> tuple[int, str]:
-    before = len(w.standin.calls)
-    inter = await w.standin.slash_command(host, options={"mode": "group"})
-    answer = await w.standin.wait_for_call(
-        "POST", f"/interactions/{inter.id}/", "the movie night", after=before
-    )
-    assert answer.payload["type"] == 4
-    assert not (answer.payload["data"].get("flags") or 0) & 64, "the Movie night message is public"
-    message_id = w.standin.interactions[inter.id].original_id
-    assert message_id is not None
-    [join] = [i for i in _ids(w.standin.messages[message_id]) if i.endswith(":join")]
-    return message_id, join.split(":")[2]
-
-
-async def click(w: World, user: StandInUser, message_id: int, custom_id: str) -> str:
-    """Click a group button; returns the private answer's words."""
-    before = len(w.standin.calls)
-    inter = await w.standin.click(user, message_id, custom_id)
-    edit = await w.standin.wait_for_call(
-        "PATCH",
-        f"/webhooks/{w.standin.application_id}/{inter.token}/messages/@original",
-        "the answer",
-        after=before,
-    )
-    ack = next(c for c in w.standin.calls[before:] if c.path.startswith(f"/interactions/{inter.id}/"))
-    assert ack.payload["type"] == 5 and ack.payload["data"]["flags"] & 64, "answered privately"
-    return str(edit.payload.get("content") or "")
-
-
-async def join(w: World, user: StandInUser, message_id: int, group_id: str) -> str:
-    """Press Join; returns the private link it answered with."""
-    before = len(w.standin.calls)
-    inter = await w.standin.click(user, message_id, f"moodreel:group:{group_id}:join")
-    edit = await w.standin.wait_for_call(
-        "PATCH",
-        f"/webhooks/{w.standin.application_id}/{inter.token}/messages/@original",
-        "the link",
-        after=before,
-    )
-    [url] = [c["url"] for row in edit.payload["components"] for c in row["components"] if c.get("url")]
-    assert "movie night" in edit.payload["content"]
-    return str(url)
-
-
-def groups(w: World) -> GroupService:
-    assert w.services.groups is not None
-    return w.services.groups
-
-
-def description(w: World, message_id: int) -> str:
-    return str(w.standin.messages[message_id]["embeds"][0]["description"])
-
-
-def posts(w: World, pattern: str) -> list[dict[str, Any]]:
-    out = []
-    for m in w.standin.channel_messages():
-        text = m.get("content", "") + " ".join(
-            e.get("title", "") + e.get("description", "") for e in m["embeds"]
-        )
-        text += str((m.get("poll") or {}).get("question", {}).get("text", ""))
-        if pattern in text:
-            out.append(m)
-    return out
+from tests.support.discord_group import (
+    EMOTION_WORDS,
+    click,
+    description,
+    groups,
+    ids,
+    join,
+    posts,
+    start_night,
+)
+from tests.support.discord_world import open_page_world
 
 
 async def test_a_movie_night_of_four_joins_picks_without_misery_and_votes(
@@ -94,7 +28,7 @@ async def test_a_movie_night_of_four_joins_picks_without_misery_and_votes(
         joon, sora = w.standin.add_user("joon", "Joon"), w.standin.add_user("sora", "Sora")
         message_id, group_id = await start_night(w, host)
         assert {"join", "pick", "cancel"} == {
-            i.rsplit(":", 1)[1] for i in _ids(w.standin.messages[message_id])
+            i.rsplit(":", 1)[1] for i in ids(w.standin.messages[message_id])
         }
 
         feelings = {host.id: "happy", minji.id: "happy", joon.id: "sad", sora.id: None}  # Sora never finishes
@@ -131,7 +65,7 @@ async def test_a_movie_night_of_four_joins_picks_without_misery_and_votes(
         await w.standin.wait_for(
             lambda: "The pick is in" in description(w, message_id), "the message updated"
         )
-        assert not _ids(w.standin.messages[message_id]), "no more buttons once picked"
+        assert not ids(w.standin.messages[message_id]), "no more buttons once picked"
 
         [poll_message] = posts(w, "which one shall we watch")
         poll_id = int(poll_message["id"])
@@ -141,7 +75,7 @@ async def test_a_movie_night_of_four_joins_picks_without_misery_and_votes(
         w.standin.vote(poll_id, minji, 2)
         w.standin.vote(poll_id, joon, 1)
         w.standin.vote(poll_id, joon, 3)  # a changed vote replaces the first
-        [close] = _ids(w.standin.messages[poll_id])
+        [close] = ids(w.standin.messages[poll_id])
         assert "Only Alice" in await click(w, joon, poll_id, close)
         await click(w, host, poll_id, close)
         await w.standin.wait_for(lambda: posts(w, "Tonight's movie"), "the winner")
@@ -149,7 +83,7 @@ async def test_a_movie_night_of_four_joins_picks_without_misery_and_votes(
         title = answers[1]["poll_media"]["text"]
         assert f"**{title}** (2 of 3 votes)" in winner["content"]
         assert w.standin.messages[poll_id]["poll"]["results"]["is_finalized"]
-        assert not _ids(w.standin.messages[poll_id]), "the Close button is gone"
+        assert not ids(w.standin.messages[poll_id]), "the Close button is gone"
         # Closing again (say, the deadline) announces nothing new.
         await groups(w).close_poll(group_id, str(host.id))
         assert len(posts(w, "Tonight's movie")) == 1
@@ -165,7 +99,7 @@ async def test_the_host_cancels_and_a_restart_keeps_the_buttons_and_delivers_the
         assert "Only Alice" in await click(w, w.minji, cancelled_id, f"moodreel:group:{cancelled}:cancel")
         await click(w, w.alice, cancelled_id, f"moodreel:group:{cancelled}:cancel")
         await w.standin.wait_for(lambda: "cancelled" in description(w, cancelled_id), "the cancelled message")
-        assert not _ids(w.standin.messages[cancelled_id])
+        assert not ids(w.standin.messages[cancelled_id])
 
         message_id, group_id = await start_night(w, w.alice)
         url = await join(w, w.minji, message_id, group_id)
@@ -182,7 +116,7 @@ async def test_the_host_cancels_and_a_restart_keeps_the_buttons_and_delivers_the
         )
         assert len(posts(w, "The group's mood")) == 1
         [poll] = posts(w, "which one shall we watch")
-        [close] = _ids(poll)
+        [close] = ids(poll)
         await click(w, w.alice, int(poll["id"]), close)  # a button from before the restart still works
         await w.standin.wait_for(lambda: posts(w, "Nobody voted"), "the winner with no votes")
 

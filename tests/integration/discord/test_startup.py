@@ -40,7 +40,9 @@ async def test_login_syncs_the_command_to_the_guild_and_identifies_without_privi
     assert command["description_localizations"]["ko"].startswith("카메라로")
     option, mode = command["options"]
     assert option["name"] == "feeling" and option["required"] is False and option["type"] == 3
-    assert mode["name"] == "mode" and mode["required"] is False and mode["name_localizations"] == {"ko": "모드"}
+    assert (
+        mode["name"] == "mode" and mode["required"] is False and mode["name_localizations"] == {"ko": "모드"}
+    )
     assert [c["value"] for c in mode["choices"]] == ["group", "stage"]
     assert mode["choices"][0]["name_localizations"] == {"ko": "영화의 밤 (그룹)"}
     assert option["name_localizations"] == {"ko": "기분"}
