@@ -53,7 +53,12 @@ MAX_RATELIMIT_WAIT_S = 30.0
 SHARE_WAIT_S = 10.0  # a Share click waits this long for Discord to accept the public post
 # What the bot needs where results are posted (the README lists the same).
 REQUIRED_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    send_polls=True,  # the movie night's vote
 )
 
 
