@@ -18,7 +18,7 @@ def _origin(url: str) -> str:
 
 async def declare_session(url: str, feeling: str = "happy", timeout: float = 30.0) -> dict[str, Any]:
     """Run the page's "tell us how you feel" path over the real WebSocket; returns the `result` message
-    (or the first fatal `error`), and the reloaded `/result` answer under the key "reloaded"."""
+    (or the first `error`), and the reloaded `/result` answer under the key "reloaded"."""
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         async with http.get(url) as page:
@@ -32,7 +32,7 @@ async def declare_session(url: str, feeling: str = "happy", timeout: float = 30.
             async def read() -> dict[str, Any]:
                 while True:
                     msg = await ws.receive_json()
-                    if msg.get("type") == "result" or (msg.get("type") == "error" and msg.get("fatal")):
+                    if msg.get("type") in ("result", "error"):  # a refused declaration must not wait it out
                         return dict(msg)
 
             ready = await asyncio.wait_for(ws.receive_json(), timeout)

@@ -6,10 +6,15 @@ import re
 from typing import Any
 
 from core.group.service import GroupService
+from core.present.words import emotion_name
+from core.values.emotions import EMOTIONS
 from tests.support.discord_world import World
 from tests.support.standins.discord_server import StandInUser
 
-EMOTION_WORDS = re.compile(r"\b(happy|sad|calm|angry|afraid|surprised|disgusted)\b", re.IGNORECASE)
+# Every emotion as the model names it and as people read it (English and Korean): none may show before
+# the pick.
+_NAMES = {e for e in EMOTIONS} | {emotion_name(lang, e) for lang in ("en", "ko") for e in EMOTIONS}
+EMOTION_WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _NAMES))) + r")\b", re.IGNORECASE)
 
 
 def ids(message: dict[str, Any]) -> list[str]:

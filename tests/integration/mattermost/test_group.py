@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.mattermost.client import MattermostClient
 from bot.mattermost.command_text import parse_command_text
+from core.present.group import explanation_text
+from core.present.words import say
 from core.values.emotions import EMOTIONS
 from tests.support.declare import declare_session
 from tests.support.mattermost_world import World, click, wait_until
@@ -76,14 +79,29 @@ async def test_movie_night_join_progress_and_pick(world: World) -> None:
     assert len(world.standin.direct_posts(bob)) == 1, "bob's own result came privately"
 
     await click(world, world.minji, post["id"], "pick")
-    assert "alice" in said_to(world, world.minji) and marked(world, "group_pick") == []
+    assert said_to(world, world.minji) == say("en", "group.not_host", host="alice")
+    assert marked(world, "group_pick") == []
     await click(world, world.alice, post["id"], "pick")
     await wait_until(lambda: len(marked(world, "group_pick")) == 1, "the group's pick")
     [pick] = marked(world, "group_pick")
-    assert "2 happy, 1 sad" in pick["message"] and "3 of 4 took part" in pick["message"]
+    assert "2 happy, 1 sad" in pick["message"] and "3 of 4 took part" in pick["message"], "carol not counted"
     assert len(pick["file_ids"]) == 1 and world.standin.files[pick["file_ids"][0]]["mime_type"] == "image/png"
     reasons = [a["text"] for a in pick["props"]["attachments"] if "title" in a]
     assert reasons and all("of you" in r or "worst-off" in r for r in reasons), reasons
+
+    # Average without misery: the headline says so, and every pick's reason opens with its group
+    # explanation; a pick not marked relaxed fits every one of the three who took part.
+    group = await world.services.groups.get(_group_id(world))
+    assert group is not None and group.pick is not None
+    assert group.pick.strategy == world.settings.group.strategy == "average_without_misery"
+    assert say("en", "group.strategy.average_without_misery") in pick["message"]
+    explanations = group.pick.explanations
+    assert len(explanations) == len(reasons) == len(group.pick.result.recommendations)
+    for reason, why in zip(reasons, explanations, strict=True):
+        assert reason.startswith(explanation_text(why, "en")), (reason, why)
+        assert why.of == 3 and (why.relaxed or why.fits == 3), why
+    seen = [why.relaxed for why in explanations]
+    assert seen == sorted(seen), "picks that fit everyone come before the relaxed ones"
     assert len(vote_labels(pick)) == world.settings.group.poll_size and "close" in buttons(pick)
     await wait_until(lambda: not buttons(post), "the progress post without buttons")
     assert "The pick is in" in post["message"]
@@ -92,15 +110,35 @@ async def test_movie_night_join_progress_and_pick(world: World) -> None:
 
 async def test_the_host_cancels_and_no_one_else_may(world: World) -> None:
     post = await start(world, world.alice)
+    join_context = {"context": buttons(post)["join"]["integration"]["context"]}
     await join(world, world.minji, post)
     await click(world, world.minji, post["id"], "cancel")
-    assert "alice" in said_to(world, world.minji) and buttons(post)
+    assert said_to(world, world.minji) == say("en", "group.not_host", host="alice") and buttons(post)
     await click(world, world.alice, post["id"], "pick")
     assert "Nobody has finished" in said_to(world, world.alice), "nothing to pick from yet"
     await click(world, world.alice, post["id"], "cancel")
     await wait_until(lambda: "cancelled this movie night" in post["message"], "the cancelled post")
     assert not buttons(post) and marked(world, "group_pick") == []
     assert world.standin.action_failures == []
+
+    # An old client's Join (the button is gone from the post, its context is not): the night is over.
+    bob = world.standin.add_user("bob")
+    assert await _press(world, bob, join_context, post["id"]) == say("en", "group.over")
+    group = await world.services.groups.get(_group_id(world))
+    assert (
+        group is not None
+        and group.state == "cancelled"
+        and [m.user_id for m in group.members] == [world.minji.id]
+    )
+
+
+async def _press(world: World, user: User, button: dict[str, Any], post_id: str) -> str:
+    """POST a button's integration request straight to MoodReel (as Mattermost would, for a post and a
+    context of our choosing); the ephemeral text it answers with."""
+    request = {"user_id": user.id, "user_name": user.username, "post_id": post_id, **button}
+    async with world.http.post(world.adapter.actions_url, json=request) as resp:
+        assert resp.status == 200
+        return str((await resp.json())["ephemeral_text"])
 
 
 async def picked(world: World, members: list[tuple[User, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -125,7 +163,8 @@ async def test_votes_count_live_and_the_host_closes_once(world: World) -> None:
     assert len(pick["file_ids"]) == 1, "the card stays attached through the updates"
 
     await click(world, bob, pick["id"], "close")
-    assert "alice" in said_to(world, bob) and marked(world, "group_winner") == []
+    assert said_to(world, bob) == say("en", "group.not_host", host="alice")
+    assert marked(world, "group_winner") == []
     await click(world, world.alice, pick["id"], "close")
     await wait_until(lambda: len(marked(world, "group_winner")) == 1, "the winner")
     [winner] = marked(world, "group_winner")
@@ -169,10 +208,61 @@ async def test_after_a_restart_buttons_work_and_an_undelivered_pick_comes_once(w
     release()
     await wait_until(lambda: len(marked(world, "group_pick")) == 1, "the pick, once Mattermost takes it")
     [pick] = marked(world, "group_pick")
+    doc = await outbox.get(item_id)
+    assert doc is not None and doc["state"] == "delivered" and doc["delivered_to"]["post_id"] == pick["id"]
+    assert doc["attempts"][0]["outcome"] == "retry" and doc["attempts"][-1]["outcome"] == "delivered"
     await click(world, world.minji, pick["id"], "vote0")
     assert vote_labels(pick)[0].endswith("· 1 votes")
-    assert len(marked(world, "group_pick")) == 1 and world.standin.log.count(("POST", "/api/v4/posts")) >= 1
+    await world.restart()  # nothing is left for the new worker to send again
+    await outbox.deliver_now(item_id, 1.0)
+    assert len(marked(world, "group_pick")) == 1, "the pick is posted exactly once"
     assert world.standin.action_failures == []
+
+
+async def test_a_pick_stored_but_answered_late_is_posted_once(world: World) -> None:
+    """Mattermost stores the group's result but answers after the client gave up: the retry finds the
+    post by its marker instead of posting again, reuses the uploaded card, and the vote works on it."""
+    post = await start(world, world.alice)
+    for user, feeling in ((world.alice, "happy"), (world.minji, "fear")):
+        await finish(world, user, await join(world, user, post), feeling, post)
+        await wait_until(lambda u=user: len(world.standin.direct_posts(u)) == 1, "the member's own result")
+    uploads_before = world.standin.log.count(("POST", "/api/v4/files"))
+    world.adapter.client = MattermostClient(world.adapter.mm, timeout=1.0)
+    world.standin.post_delay = 2.0
+    await click(world, world.alice, post["id"], "pick")
+    outbox = world.services.sessions.outbox
+    item_id = outbox.item_id(_group_id(world), "group_pick")
+    for _ in range(400):
+        if (await outbox.status(item_id)).settled:
+            break
+        await asyncio.sleep(0.05)
+    doc = await outbox.get(item_id)
+    assert doc is not None and doc["state"] == "delivered", doc
+    assert doc["attempts"][0]["outcome"] == "retry" and "ReadTimeout" in doc["attempts"][0]["detail"]
+    [pick] = marked(world, "group_pick")
+    assert doc["delivered_to"]["post_id"] == pick["id"]
+    assert world.standin.log.count(("POST", "/api/v4/files")) == uploads_before + 1, "one card"
+    world.standin.post_delay = 0.0
+    await click(world, world.minji, pick["id"], "vote1")
+    assert vote_labels(pick)[1].endswith("· 1 votes") and len(pick["file_ids"]) == 1
+    assert world.standin.action_failures == []
+
+
+async def test_group_contexts_copied_or_tampered_with_are_refused(world: World) -> None:
+    post = await start(world, world.alice)
+    join_button = {"context": buttons(post)["join"]["integration"]["context"]}
+    await finish(world, world.alice, await join(world, world.alice, post), "sad", post)
+    await click(world, world.alice, post["id"], "pick")
+    await wait_until(lambda: len(marked(world, "group_pick")) == 1, "the group's pick")
+    [pick] = marked(world, "group_pick")
+    vote = dict(buttons(pick)["vote0"]["integration"]["context"])
+    bad = say("en", "mattermost.bad_button")
+    assert await _press(world, world.minji, join_button, pick["id"]) == bad, "Join copied onto the result"
+    assert await _press(world, world.minji, {"context": vote}, post["id"]) == bad, "a vote on another post"
+    assert await _press(world, world.minji, {"context": {**vote, "option": 1}}, pick["id"]) == bad
+    group = await world.services.groups.get(_group_id(world))
+    assert group is not None and group.poll.votes == {}, "no vote counted"
+    assert vote_labels(pick)[0].endswith("· 0 votes") and vote_labels(pick)[1].endswith("· 0 votes")
 
 
 async def test_stage_gives_a_control_and_a_stage_link(world: World) -> None:
@@ -184,6 +274,8 @@ async def test_stage_gives_a_control_and_a_stage_link(world: World) -> None:
         async with world.http.get(url) as resp:
             assert resp.status == 200, url
     assert await world.services.store.sessions.count_documents({}) == 0
+    _, _, body = await world.slash(world.alice, "help")
+    assert "`/moodreel group`" in body["text"] and "`/moodreel stage happy`" in body["text"], body["text"]
 
 
 def test_group_and_stage_command_words() -> None:

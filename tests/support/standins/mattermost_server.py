@@ -14,7 +14,8 @@ It speaks Mattermost's wire format closely enough for the real mattermostdriver 
   integration request (JSON, with the stored context) to the button's URL and applies the
   `update` it answers as an unsafe update (message, file_ids and props replaced). As in Mattermost,
   the integration's `ephemeral_text` is shown only when it answered HTTP 200; any other status
-  shows the generic "Action failed" (recorded in `action_failures`).
+  shows the generic "Action failed" (recorded in `action_failures`), as does an `update` that fails
+  the post's validation (its buttons, sizes or files).
 Interactive buttons must carry an alphanumeric `id`, a `name` and an `integration.url` (400 otherwise),
 and only a post's author may edit it (PUT /posts/{id} and /patch answer 403 to anyone else).
 What the real server refuses is refused: posts and uploads in a channel the bot is not a member of
@@ -564,11 +565,11 @@ class MattermostStandIn:
             return app_error(400, "api.post.do_action.action_integration.app_error", f"status={status}")
         update = response.get("update")
         if isinstance(update, dict):
-            bad = _bad_actions(update.get("props") or {})
-            if bad is not None:
-                return app_error(400, "api.post.do_action.action_integration.app_error", "invalid update")
-            problem = self._apply_update(post, update, safe=False)
+            # The update is an UpdatePost: validated (buttons, sizes) like any post, or the click fails.
+            bad = _bad_actions(update.get("props") or {}) or _too_long(update)
+            problem = "invalid update" if bad is not None else self._apply_update(post, update, safe=False)
             if problem:
+                self.action_failures.append({"user_id": user.id, "post_id": post["id"], "status": 400})
                 return app_error(400, "api.post.do_action.action_integration.app_error", problem)
         if response.get("ephemeral_text"):
             self.ephemeral.append(
