@@ -184,16 +184,25 @@ async def claim(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def session_result(request: web.Request) -> web.StreamResponse:
-    """A finished session's result, for the browser holding its claim cookie, so a reload shows it."""
-    services = request.app[SERVICES]
+def _claimed(request: web.Request) -> tuple[str, str] | web.Response:
+    """(session id, claim cookie) of a request about a finished session, or the refusal: a malformed
+    cookie, or a forged or expired link."""
     cookie = _cookie(request, CLAIM_COOKIE)
     if cookie is None:
         return _bad_cookie()
     try:
-        session_id = services.sessions.verify_token(request.match_info["token"])
+        return request.app[SERVICES].sessions.verify_token(request.match_info["token"]), cookie
     except SessionError as exc:
         return _json_refusal(exc)
+
+
+async def session_result(request: web.Request) -> web.StreamResponse:
+    """A finished session's result, for the browser holding its claim cookie, so a reload shows it."""
+    services = request.app[SERVICES]
+    claimed = _claimed(request)
+    if isinstance(claimed, web.Response):
+        return claimed
+    session_id, cookie = claimed
     result = await services.sessions.finished_result(session_id, cookie)
     if result is None:
         return web.json_response(
@@ -230,13 +239,10 @@ async def group_reveal(request: web.Request) -> web.StreamResponse:
     settings = services.settings
     if not origin_allowed(request, settings.server.base_url, settings.sessions.allowed_origins):
         return _reveal_refusal(403, "origin", "cross-site request refused")
-    cookie = _cookie(request, CLAIM_COOKIE)
-    if cookie is None:
-        return _bad_cookie()
-    try:
-        session_id = services.sessions.verify_token(request.match_info["token"])
-    except SessionError as exc:
-        return _json_refusal(exc)
+    claimed = _claimed(request)
+    if isinstance(claimed, web.Response):
+        return claimed
+    session_id, cookie = claimed
     try:
         body = safe_json.loads(await request.read(), REVEAL_MAX_DEPTH)
     except ValueError:

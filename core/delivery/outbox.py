@@ -261,9 +261,19 @@ class Outbox:
         if kind not in KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
         await self.ensure_indexes()
-        now = utcnow()
         item_id = self.item_id(session_id, kind)
-        doc: dict[str, Any] = {
+        doc = {**self._fresh(session_id, platform, kind, origin, payload), "attempts": [], "scratch": {}}
+        with contextlib.suppress(DuplicateKeyError):  # two processes enqueued at once: one wins
+            await self.collection.update_one({"_id": item_id}, {"$setOnInsert": doc}, upsert=True)
+        self.wake(platform)
+        return item_id
+
+    def _fresh(
+        self, session_id: str, platform: str, kind: str, origin: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """An item's fields as they are when it is (again) waiting for its first attempt."""
+        now = utcnow()
+        return {
             "session_id": session_id,
             "platform": platform,
             "kind": kind,
@@ -272,18 +282,12 @@ class Outbox:
             "state": "pending",
             "reason": None,
             "target_index": 0,
-            "attempts": [],
             "retries": 0,
-            "scratch": {},
             "not_before": now,
             "created_at": now,
             "updated_at": now,
             "purge_at": now + self.keep_for,
         }
-        with contextlib.suppress(DuplicateKeyError):  # two processes enqueued at once: one wins
-            await self.collection.update_one({"_id": item_id}, {"$setOnInsert": doc}, upsert=True)
-        self.wake(platform)
-        return item_id
 
     async def refresh(
         self,
@@ -301,22 +305,8 @@ class Outbox:
         await self.ensure_indexes()
         item_id = self.item_id(session_id, kind)
         for _ in range(5):  # only a race with a finishing attempt loops
-            now = utcnow()
-            fresh = {
-                "session_id": session_id,
-                "platform": platform,
-                "kind": kind,
-                "origin": dict(origin),
-                "payload": dict(payload),
-                "state": "pending",
-                "reason": None,
-                "target_index": 0,
-                "retries": 0,
-                "not_before": now,
-                "created_at": now,
-                "updated_at": now,
-                "purge_at": now + self.keep_for,
-            }
+            fresh = self._fresh(session_id, platform, kind, origin, payload)
+            now = fresh["updated_at"]
             try:
                 await self.collection.update_one(
                     {"_id": item_id, "state": {"$ne": "sending"}},
