@@ -81,6 +81,10 @@ def progress_post(group: Group, signer: ContextSigner, actions_url: str) -> dict
     }
 
 
+def _votes(lang: str, n: int) -> str:
+    return say(lang, "mattermost.group.vote_one") if n == 1 else say(lang, "mattermost.group.votes", votes=n)
+
+
 def _title(rec: Recommendation, lang: str) -> str:
     title, _ = titles(rec, lang)
     return f"{title} ({rec.year})" if rec.year else title
@@ -118,7 +122,7 @@ def pick_post(
         tally = poll.tally()
         labels = [
             f"{i + 1}. {_title(by_id[o], lang) if o in by_id else o} · "
-            + say(lang, "mattermost.group.votes", votes=tally[i] if i < len(tally) else 0)
+            + _votes(lang, tally[i] if i < len(tally) else 0)
             for i, o in enumerate(poll.options)
         ]
         host = group.host_name or group.host_id

@@ -253,6 +253,7 @@ EN: dict[str, str] = {
     "mattermost.group.not_member": "I can't post a movie night here: I'm not a member of this channel. Invite me (`/invite @{bot}`) and run `{command} group` again.",
     "mattermost.group.dm": "A movie night is for a channel: run `{command} group` in one.",
     "mattermost.group.votes": "{votes} votes",
+    "mattermost.group.vote_one": "1 vote",
     "mattermost.stage.links": "Your audience stage (intended feeling: **{feeling}**; the links work for {hours} hours). Keep the control link to yourself.\n**Control**: open it on the device whose camera faces the audience:\n{control}\n**Stage**: open it on the projector:\n{show}",
     # The audience stage (webcam_page.stage, core.stage): the control page, the stage page, the summary.
     "stage.try.title": "Performing? Run an audience stage",
@@ -352,7 +353,6 @@ EN: dict[str, str] = {
     "group.relaxed": "No movie fits everyone well; this one leaves the worst-off best off.",
     "group.poll_question": "Movie night: which one shall we watch?",
     "group.vote_head": "🗳️ Vote for tonight's movie (one vote each; press again to change it). {host} closes the vote.",
-    "group.vote_count": "{votes} votes",
     "group.voted": "Your vote: {title}.",
     "group.vote_closed": "The vote is closed.",
     "group.winner": "🏆 Tonight's movie: **{title}** ({votes} of {total} votes).",
@@ -607,6 +607,7 @@ KO: dict[str, str] = {
     "mattermost.group.not_member": "여기에는 영화의 밤을 올릴 수 없어요: 제가 이 채널의 멤버가 아니에요. 저를 초대(`/invite @{bot}`)한 뒤 `{command} 그룹`을 다시 입력해 주세요.",
     "mattermost.group.dm": "영화의 밤은 채널에서 열어요: 채널에서 `{command} 그룹`을 입력하세요.",
     "mattermost.group.votes": "{votes}표",
+    "mattermost.group.vote_one": "1표",
     "mattermost.stage.links": "관객 무대를 만들었어요 (의도한 기분: **{feeling}**, 링크는 {hours}시간 동안 쓸 수 있어요). 제어 링크는 혼자만 간직하세요.\n**제어**: 관객을 향한 카메라가 있는 기기에서 여세요:\n{control}\n**무대**: 프로젝터에서 여세요:\n{show}",
     # The audience stage (webcam_page.stage, core.stage): the control page, the stage page, the summary.
     "stage.try.title": "공연하시나요? 관객 무대를 열어 보세요",
@@ -706,7 +707,6 @@ KO: dict[str, str] = {
     "group.relaxed": "모두에게 잘 맞는 영화가 없어, 가장 덜 맞는 사람에게 가장 나은 영화예요.",
     "group.poll_question": "영화의 밤: 무엇을 볼까요?",
     "group.vote_head": "🗳️ 오늘의 영화에 투표하세요(한 사람 한 표, 다시 누르면 바뀌어요). {host} 님이 투표를 마감해요.",
-    "group.vote_count": "{votes}표",
     "group.voted": "내 투표: {title}.",
     "group.vote_closed": "투표가 마감됐어요.",
     "group.winner": "🏆 오늘의 영화: **{title}** ({total}표 중 {votes}표).",

@@ -155,7 +155,7 @@ async def test_votes_count_live_and_the_host_closes_once(world: World) -> None:
     _, pick = await picked(world, [(world.alice, "happy"), (world.minji, "happy"), (bob, "sad")])
     assert all(label.endswith("· 0 votes") for label in vote_labels(pick))
     await click(world, world.minji, pick["id"], "vote0")
-    assert vote_labels(pick)[0].endswith("· 1 votes") and said_to(world, world.minji).startswith("Your vote")
+    assert vote_labels(pick)[0].endswith("· 1 vote") and said_to(world, world.minji).startswith("Your vote")
     await click(world, bob, pick["id"], "vote1")
     await click(world, world.minji, pick["id"], "vote1")  # minji changes her vote
     labels = vote_labels(pick)
@@ -212,7 +212,7 @@ async def test_after_a_restart_buttons_work_and_an_undelivered_pick_comes_once(w
     assert doc is not None and doc["state"] == "delivered" and doc["delivered_to"]["post_id"] == pick["id"]
     assert doc["attempts"][0]["outcome"] == "retry" and doc["attempts"][-1]["outcome"] == "delivered"
     await click(world, world.minji, pick["id"], "vote0")
-    assert vote_labels(pick)[0].endswith("· 1 votes")
+    assert vote_labels(pick)[0].endswith("· 1 vote")
     await world.restart()  # nothing is left for the new worker to send again
     await outbox.deliver_now(item_id, 1.0)
     assert len(marked(world, "group_pick")) == 1, "the pick is posted exactly once"
@@ -244,7 +244,7 @@ async def test_a_pick_stored_but_answered_late_is_posted_once(world: World) -> N
     assert world.standin.log.count(("POST", "/api/v4/files")) == uploads_before + 1, "one card"
     world.standin.post_delay = 0.0
     await click(world, world.minji, pick["id"], "vote1")
-    assert vote_labels(pick)[1].endswith("· 1 votes") and len(pick["file_ids"]) == 1
+    assert vote_labels(pick)[1].endswith("· 1 vote") and len(pick["file_ids"]) == 1
     assert world.standin.action_failures == []
 
 
