@@ -57,3 +57,20 @@ async def store(mongo_uri: str, database_name: str) -> AsyncIterator[Store]:
     finally:
         await client.drop_database(database_name)
         await client.close()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_delivery_loop_left() -> AsyncIterator[None]:
+    """A delivery loop that outlives its test keeps polling a closed database for the rest of the run
+    (and would in production too, after its adapter closed): fail the test that left it."""
+    yield
+    import asyncio
+
+    running = [t for t in asyncio.all_tasks() if t.get_name().endswith("-deliveries") and not t.done()]
+    stopping = [t for t in running if t.cancelling()]  # their adapter closed them: let them finish
+    if stopping:
+        await asyncio.wait(stopping, timeout=5)
+    left = [t for t in running if not t.done()]
+    for task in left:
+        task.cancel()
+    assert not left, f"delivery loops left running: {[t.get_name() for t in left]}"

@@ -147,6 +147,8 @@ async def deliver_group(bot: MoodReelBot, item: OutboxItem) -> Delivered:
         int(group.channel_id), guild_id=int(group.extra["guild_id"]) if group.extra.get("guild_id") else None
     )
     if item.kind == "group_progress":
+        if bot.groups is not None:
+            group = await bot.groups.latest(group)
         if not group.message_id:
             raise NotDeliverable("the group message was never posted")
         embed, view = progress_message(group)

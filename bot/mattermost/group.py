@@ -198,9 +198,9 @@ async def deliver_group(courier: MattermostCourier, item: OutboxItem) -> str:
     channel_id = group.channel_id
     await courier.client.login()  # the bot's user id names our pending_post_ids
     if item.kind == "group_progress":
+        group = await groups.latest(group)
         body = progress_post(group, adapter.signer, adapter.actions_url)
-        live = await groups.get(group.group_id)
-        known = item.scratch.get("post_id") or (live.message_id if live else "")
+        known = item.scratch.get("post_id") or group.message_id
         if isinstance(known, str) and known:
             await courier.client.patch_post(known, body)
             return known

@@ -231,8 +231,11 @@ class Outbox:
 
     async def wait_for_work(self, platform: str, timeout: float) -> None:
         event = self._wakeups.setdefault(platform, asyncio.Event())
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the
+        # event is set, and the delivery loop then outlives its adapter.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
         event.clear()
 
     async def aclose(self) -> None:
@@ -501,7 +504,8 @@ class Outbox:
 
     async def _attempt(self, courier: Courier, item: OutboxItem) -> Outcome:
         try:
-            return await asyncio.wait_for(courier.deliver(item), self.attempt_seconds)
+            async with asyncio.timeout(self.attempt_seconds):  # a cancel is never lost (see above)
+                return await courier.deliver(item)
         except TimeoutError:
             return RetryLater(f"the attempt took longer than {self.attempt_seconds:g} s")
         except Exception as exc:  # a bug or an unexpected error: keep the item, try again later

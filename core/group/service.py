@@ -196,7 +196,19 @@ class GroupService:
         if not changed:
             return group
         doc = await self.collection.find_one({"group_id": group_id}, {"_id": 0, "purge_at": 0})
-        return Group.from_dict(doc) if doc else None
+        if doc is None:
+            return None
+        fresh = Group.from_dict(doc)
+        # This read caught a member up, so the session's own hook finds nothing to record: the
+        # public message must hear of it from here.
+        await self._queue(fresh)
+        return fresh
+
+    async def latest(self, group: Group) -> Group:
+        """The newest public state of `group` for its message: refreshes queued by concurrent changes
+        can land out of order, so a courier shows what the store holds now (or `group` if it is gone)."""
+        live = await self.get(group.group_id)
+        return live.public() if live is not None else group
 
     async def of_session(self, session_id: str) -> Group | None:
         doc = await self.collection.find_one({"members.session_id": session_id}, {"_id": 0, "group_id": 1})
@@ -239,10 +251,17 @@ class GroupService:
         group = await self.get(group_id)
         if group is None:
             raise GroupError("over")
-        await self.outbox.refresh(
-            group_id, group.platform, "group_progress", group.origin(), {"group": group.public().to_dict()}
-        )
+        await self._queue(group)
         return group
+
+    async def _queue(self, group: Group) -> None:
+        await self.outbox.refresh(
+            group.group_id,
+            group.platform,
+            "group_progress",
+            group.origin(),
+            {"group": group.public().to_dict()},
+        )
 
     def _host_only(self, group: Group, by: str) -> None:
         if str(by) != group.host_id:

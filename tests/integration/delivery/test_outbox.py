@@ -229,3 +229,16 @@ def test_waits_from_headers() -> None:
     assert wait_from_headers({"Retry-After": "999999"}, now) == 3600.0, "capped"
     assert wait_from_headers({"Retry-After": "soon"}, now) is None
     assert wait_from_headers({}, now) is None
+
+
+async def test_a_cancel_landing_as_work_arrives_still_stops_the_wait(store: Store) -> None:
+    """The adapter closes (cancels its delivery loop) in the very step an item wakes the loop: the
+    cancel must win, or the loop lives on polling a closed database (Python 3.11's wait_for lost it)."""
+    outbox = Outbox(store)
+    waiting = asyncio.create_task(outbox.wait_for_work("discord", 30))
+    await asyncio.sleep(0.01)  # it is waiting on the wake-up event now
+    outbox.wake("discord")
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert waiting.cancelled()

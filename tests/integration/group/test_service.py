@@ -158,6 +158,40 @@ async def test_catch_up_when_the_finished_hook_was_missed(groups: GroupService, 
     assert raw is not None and [m["state"] for m in raw["members"]] == ["done", "failed", "joined"]
 
 
+async def test_a_catch_up_read_queues_the_message_it_changed(groups: GroupService, store: Store) -> None:
+    """A read that catches a member up (a courier's, a page's) leaves the session's own hook nothing to
+    record: the public message must still get the new state, or it would show "taking the check"."""
+    group = await start(groups)
+    [sid] = await joined(groups, group.group_id, None)
+    [before] = await outbox_items(groups, "group_progress")
+    doc = await groups.sessions.get(sid)
+    assert doc is not None
+    result = MoodResult(sid, declared_result("happy"), (), (), doc["origin"])
+    # The page's complete() stored the outcome; someone reads the group before its hook runs.
+    await store.sessions.update_one(
+        {"session_id": sid}, {"$set": {"state": "analysed", "result": result.to_dict()}}
+    )
+    await fresh(groups, group.group_id)
+    stored = await groups.sessions.get(sid)
+    assert stored is not None
+    await groups._session_finished(stored)  # the hook, late: nothing left to record
+    [after] = await outbox_items(groups, "group_progress")
+    assert after["revision"] == before["revision"] + 1
+    [member] = Group.from_dict(after["payload"]["group"]).members
+    assert member.state == "done" and member.emotion is None, "done, and no one's mood in public"
+
+
+async def test_latest_shows_the_stored_state_over_an_older_copy(groups: GroupService) -> None:
+    """Two changes can queue their copies out of order; the courier shows what the store holds."""
+    group = await start(groups)
+    old = await fresh(groups, group.group_id)
+    await joined(groups, group.group_id, "sad")
+    shown = await groups.latest(old)
+    assert [(m.user_id, m.state, m.emotion) for m in shown.members] == [("u0", "done", None)]
+    await groups.collection.delete_one({"group_id": group.group_id})
+    assert await groups.latest(old) == old, "a night gone from the store shows its last copy"
+
+
 # --- the pick ---------------------------------------------------------------------------------------
 
 
