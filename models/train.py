@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="train on the first N faces only (smoke runs)")
     p.add_argument("--init", type=Path, help="start from these weights: a further, usually gentler, cycle")
     p.add_argument(
+        "--widths",
+        type=int,
+        nargs=4,
+        default=[32, 48, 96, 192],
+        metavar="W",
+        help="channels of the first convolution and the 24x24, 12x12 and 6x6 stages (default: 32 48 96 192)",
+    )
+    p.add_argument(
         "--extra-blocks",
         type=int,
         default=0,
@@ -158,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
 
     best = 0.0
     x_val = x_val.contiguous(memory_format=torch.channels_last)
-    model = EmotionNet(dropout=args.dropout, extra_blocks=args.extra_blocks)
+    w0, w1, w2, w3 = args.widths
+    model = EmotionNet((w0, w1, w2, w3), dropout=args.dropout, extra_blocks=args.extra_blocks)
     model = model.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
     if args.init:
         grow_from(model, load_model(args.init))

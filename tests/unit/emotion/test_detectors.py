@@ -51,6 +51,23 @@ def test_blazeface_finds_tilted_small_and_dark_faces_that_haar_misses(
     assert _found(haar, condition) <= 3
 
 
+def test_a_second_look_finds_small_faces_one_pass_misses(
+    blaze: BlazeFaceDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60 px faces score below the threshold in the whole frame; zoomed in, most are sure faces."""
+    with_second_look = _found(blaze, "upright-60", 12)
+    monkeypatch.setattr("core.emotion.detectors.BLAZE_MAX_RECHECKS", 0)
+    one_pass = _found(blaze, "upright-60", 12)
+    assert with_second_look >= 9 and one_pass <= 5, (with_second_look, one_pass)
+
+
+def test_a_second_look_adds_no_box_in_empty_rooms_or_over_a_found_face(blaze: BlazeFaceDetector) -> None:
+    for condition in ("empty", "dark"):
+        for s in scenes(condition, 10):
+            faces = blaze.detect(s.grey())
+            assert len(faces) <= max(1, len(s.faces)), (condition, [f.box for f in faces])
+
+
 def test_no_face_in_an_empty_room(blaze: BlazeFaceDetector) -> None:
     for s in scenes("empty", 6):
         assert blaze.detect(s.grey()) == []
