@@ -62,6 +62,14 @@ class FaceTracker:
         self.boxes, self.angles, self.crops = boxes, angles, crops
         self.frame_size, self.since_detect = frame_size, 1
 
+    def follow(
+        self, boxes: tuple[Box, ...], angles: tuple[float, ...], crops: tuple[np.ndarray, ...]
+    ) -> None:
+        """The same faces were found again near their last boxes (not a whole-frame search, so the
+        count towards the next one goes on)."""
+        self.boxes, self.angles, self.crops = boxes, angles, crops
+        self.since_detect += 1
+
     def reset(self) -> None:
         self.boxes, self.angles, self.crops, self.frame_size, self.since_detect = (), (), (), None, 0
 

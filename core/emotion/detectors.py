@@ -22,7 +22,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -53,6 +53,12 @@ BLAZE_RECHECK_ZOOM = 2.5
 BLAZE_RECHECK_SIZE = 128
 BLAZE_RECHECK_IOU = 0.4  # the second look's box must overlap the candidate's this much
 BLAZE_MAX_RECHECKS = 3  # a frame's doubtful candidates looked at again, best first
+# A tracked face that moved is looked for in a square of BLAZE_TRACK_ZOOM times its box around where
+# it was (core.emotion.frames), at 96 px, where the face still spans ~50 px: 1.4 ms against 3.4 ms
+# for the whole frame at 224 px (the network's fixed costs keep it from shrinking further).
+BLAZE_TRACK_SIZE = 96
+BLAZE_TRACK_ZOOM = 2.0
+BLAZE_TRACK_IOU = 0.3  # how much of the old box the new one must still cover
 DETECTORS = ("auto", "blazeface", "haar")
 _TRACED_SHAPES = 8  # input shapes kept as frozen TorchScript; others run eagerly
 
@@ -71,6 +77,13 @@ class Face:
     @property
     def area(self) -> int:
         return self.box[2] * self.box[3]
+
+
+@runtime_checkable
+class LocalDetector(Protocol):
+    """A detector that can look for a tracked face around its last box only (BlazeFace)."""
+
+    def near(self, grey: np.ndarray, box: Box) -> Face | None: ...
 
 
 class FaceDetector(Protocol):
@@ -146,7 +159,8 @@ class BlazeFaceDetector:
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
         if optimise:  # trace for webcam frames now, not on a session's first frame
-            for w, h, side in ((640, 480, size), (1, 1, BLAZE_RECHECK_SIZE)):  # frames, second looks
+            # Whole frames, second looks and tracked faces.
+            for w, h, side in ((640, 480, size), (1, 1, BLAZE_RECHECK_SIZE), (1, 1, BLAZE_TRACK_SIZE)):
                 _, _, _, pw, ph = blazeface.input_shape(w, h, side)
                 self._network((ph, pw))
 
@@ -195,18 +209,31 @@ class BlazeFaceDetector:
                 sure.append(confirmed)
         return _largest_first(sure)
 
+    def near(self, grey: np.ndarray, box: Box) -> Face | None:
+        """The face that was at `box` a moment ago, looked for around it only (a tracked face that
+        moved): far cheaper than the whole frame. None if it is not there any more."""
+        x, y, side, _ = box
+        cx, cy = x + side / 2, y + side / 2
+        return self._look(grey, cx, cy, BLAZE_TRACK_ZOOM * side, BLAZE_TRACK_SIZE, box, BLAZE_TRACK_IOU)
+
     def _second_look(self, grey: np.ndarray, candidate: Face) -> Face | None:
         """The candidate again, zoomed in: the face found there (in frame coordinates), or None."""
         x0, y0, w, h = candidate.raw
-        side = max(4, round(BLAZE_RECHECK_ZOOM * max(w, h)))
-        left, top = round(x0 + w / 2 - side / 2), round(y0 + h / 2 - side / 2)
-        crop = _cut(grey, left, top, side)
+        cx, cy, side = x0 + w / 2, y0 + h / 2, BLAZE_RECHECK_ZOOM * max(w, h)
+        return self._look(grey, cx, cy, side, BLAZE_RECHECK_SIZE, candidate.box, BLAZE_RECHECK_IOU)
+
+    def _look(
+        self, grey: np.ndarray, cx: float, cy: float, side: float, size: int, like: Box, min_iou: float
+    ) -> Face | None:
+        """The surest face in the `side`-pixel square centred on (cx, cy), seen at `size` px, that
+        overlaps `like` by at least `min_iou`; in frame coordinates."""
+        s = max(4, round(side))
+        left, top = round(cx - s / 2), round(cy - s / 2)
+        crop = _cut(grey, left, top, s)
         best: Face | None = None
-        for face in self._faces(self._outputs(crop, BLAZE_RECHECK_SIZE), crop.shape, self.threshold):
+        for face in self._faces(self._outputs(crop, size), crop.shape, self.threshold):
             moved = _shifted(face, left, top)
-            if _iou(moved.box, candidate.box) >= BLAZE_RECHECK_IOU and (
-                best is None or face.score > best.score
-            ):
+            if _iou(moved.box, like) >= min_iou and (best is None or face.score > best.score):
                 best = moved
         return best
 

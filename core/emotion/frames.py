@@ -29,7 +29,7 @@ import torch
 from core.emotion.classify import EmotionClassifier
 from core.emotion.decode import BadFrame, decode_grey
 from core.emotion.detect import Box, FaceTracker, _mean_abs_diff, crop_face
-from core.emotion.detectors import Face, FaceDetector, make_detector
+from core.emotion.detectors import Face, FaceDetector, LocalDetector, make_detector
 from models.net import EMOTIONS, INPUT_SIZE
 from models.weights import DEFAULT_WEIGHTS
 
@@ -143,11 +143,33 @@ class FrameAnalyser:
                 ):
                     tracker.since_detect += 1
                     return tracker.boxes, False, crops
+                followed = self._follow(grey, tracker)
+                if followed is not None:
+                    return followed
         found = self.detect_all(grey)
         boxes, angles = tuple(f.box for f in found), tuple(f.angle for f in found)
         crops = tuple(crop_face(grey, f.box, self.margin, f.angle) for f in found)
         if tracker is not None:
             tracker.update(boxes, angles, crops, size)
+        return boxes, True, crops
+
+    def _follow(
+        self, grey: np.ndarray, tracker: FaceTracker
+    ) -> tuple[tuple[Box, ...], bool, tuple[np.ndarray, ...]] | None:
+        """The tracked faces moved: look for each around its last box only (BlazeFace), or None when
+        one is gone or the detector cannot look locally, so that the whole frame is searched. New
+        faces are still found by the whole-frame search every `detect_every` frames."""
+        if not isinstance(self.detector, LocalDetector):
+            return None
+        found = []
+        for box in tracker.boxes:
+            face = self.detector.near(grey, box)
+            if face is None:
+                return None
+            found.append(face)
+        boxes, angles = tuple(f.box for f in found), tuple(f.angle for f in found)
+        crops = tuple(crop_face(grey, f.box, self.margin, f.angle) for f in found)
+        tracker.follow(boxes, angles, crops)
         return boxes, True, crops
 
     def classify_faces(self, faces: np.ndarray) -> np.ndarray:

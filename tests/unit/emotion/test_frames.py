@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -218,3 +219,48 @@ def test_face_frames_are_deterministic_and_filter_by_label() -> None:
     with pytest.raises(ValueError, match="unknown emotion"):
         ff.face_frames(1, labels=["bored"])
     assert ff.face_frames(0) == []
+
+
+def test_a_face_that_moved_is_followed_near_its_box_and_the_whole_frame_searched_every_third(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A drifting head: between whole-frame searches (every detect_every frames) the moved face is
+    looked for around its last box only, and the boxes follow the head as the clip says it moved."""
+    analyser = FrameAnalyser(detect_every=3)
+    calls: list[str] = []
+    detector = analyser.detector
+    detect, near = detector.detect, detector.near  # type: ignore[attr-defined]
+
+    def counted_detect(grey: np.ndarray) -> Any:
+        calls.append("frame")
+        return detect(grey)
+
+    def counted_near(grey: np.ndarray, box: Any) -> Any:
+        calls.append("near")
+        return near(grey, box)
+
+    monkeypatch.setattr(detector, "detect", counted_detect)
+    monkeypatch.setattr(detector, "near", counted_near)
+    [clip] = face_clips(1, length=9, seed=3)
+    tracker = FaceTracker()
+    scores = [analyser.analyse(frame, tracker) for frame in clip.frames]
+    assert all(s.face for s in scores)
+    assert calls.count("near") >= 4, calls  # the head drifts on most frames
+    assert calls.count("frame") == 3, calls  # frames 1, 4 and 7, whatever the head does
+    for score, truth in zip(scores, clip.boxes, strict=True):
+        assert score.box is not None and _overlap(score.box, truth) > 0.5, (score.box, truth)
+
+
+def test_a_face_gone_from_its_box_sends_the_search_back_to_the_whole_frame() -> None:
+    analyser = FrameAnalyser(detect_every=3)
+    left, right = face_frames(2, seed=11)
+    tracker = FaceTracker()
+    first = analyser.analyse(left, tracker)
+    assert first.box is not None
+    image = cv2.imdecode(np.frombuffer(right, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    moved = np.roll(image, 320 - first.box[0], axis=1)  # the face jumps far from where it was
+    second = analyser.analyse(_jpeg(moved), tracker)
+    assert second.detected and second.face and second.box is not None
+    assert _overlap(second.box, first.box) < 0.3
+    assert tracker.since_detect == 1, "a whole-frame search ran"
