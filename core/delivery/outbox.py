@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from core.delivery.outcomes import Delivered, Outcome, RefusedForGood, RetryLater, TryNext
 from core.storage.store import Store, utcnow
@@ -52,6 +52,7 @@ GROUP_KINDS = ("group_progress", "group_pick", "group_winner")
 KINDS = ("result", "failure", "expired", "share", *GROUP_KINDS)
 SETTLED = ("delivered", "undeliverable")
 LEASE_SECONDS = 120.0  # a worker that holds an item longer than this loses it to another
+HAND_BACK_SECONDS = 2.0  # how long a stopping worker tries to hand its item back
 ATTEMPT_SECONDS = 90.0  # one deliver() call; shorter than the lease, so a live worker keeps it
 GIVE_UP_AFTER = dt.timedelta(hours=24)  # retrying longer than this ends as undeliverable
 MAX_TARGETS = 8  # guards against an adapter that answers TryNext for ever
@@ -361,7 +362,22 @@ class Outbox:
     async def _lease(self, query: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
         now = utcnow()
         token = secrets.token_hex(8)
-        doc = await self.collection.find_one_and_update(
+        leasing = asyncio.ensure_future(self._take(query, now, token))
+        try:
+            doc = await asyncio.shield(leasing)
+        except asyncio.CancelledError:
+            # Stopping while the store may be leasing an item to us: let it answer, then hand that
+            # item back, or it would sit in "sending" under a token nobody knows until the lease ends.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(HAND_BACK_SECONDS):
+                    taken = await leasing
+                if taken is not None:
+                    await self._hand_back({"_id": taken["_id"], "lease.token": token})
+            raise
+        return None if doc is None else (doc, token)
+
+    async def _take(self, query: dict[str, Any], now: dt.datetime, token: str) -> dict[str, Any] | None:
+        return await self.collection.find_one_and_update(
             {**query, **self._due(now)},
             {
                 "$set": {
@@ -377,7 +393,6 @@ class Outbox:
             sort=[("not_before", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else (doc, token)
 
     async def work(self, platform: str, limit: int = 100) -> int:
         """Deliver due items of `platform` one after another; returns how many were attempted."""
@@ -449,6 +464,25 @@ class Outbox:
         )
 
     async def _run(self, doc: dict[str, Any], token: str, policy: _Policy) -> None:
+        try:
+            await self._run_leased(doc, token, policy)
+        except asyncio.CancelledError:
+            await self._hand_back({"_id": doc["_id"], "lease.token": token})
+            raise
+
+    async def _hand_back(self, mine: dict[str, Any]) -> None:
+        """A graceful stop (the adapter closing) mid-attempt: the item is due again at once, instead of
+        waiting out the lease. The unfinished attempt stays recorded in `current`, so the next one
+        logs it as lost; couriers post idempotently, so a half-made post is not made twice."""
+        try:
+            async with asyncio.timeout(HAND_BACK_SECONDS):
+                await self.collection.update_one(
+                    mine, {"$set": {"state": "pending", "not_before": utcnow()}, "$unset": {"lease": ""}}
+                )
+        except (TimeoutError, PyMongoError) as exc:  # the store is away too: the lease lapses instead
+            log.warning("could not hand back %s (%s); it is retried when its lease lapses", mine["_id"], exc)
+
+    async def _run_leased(self, doc: dict[str, Any], token: str, policy: _Policy) -> None:
         mine = {"_id": doc["_id"], "lease.token": token}
         current = doc.get("current")
         if current:  # an attempt that never finished: its process died or lost the lease
@@ -548,28 +582,34 @@ class Outbox:
             sets["reason"] = "; ".join([*item.refusals, outcome.reason])
         sets["state"] = state
         record = {**attempt, "outcome": kind, "detail": detail}
+        settle = {
+            "$set": sets,
+            "$unset": {"current": "", "lease": ""},
+            "$push": {"attempts": {"$each": [record], "$slice": -KEPT_ATTEMPTS}},
+        }
         if item.revision and state != "pending":
-            # A refreshed item settles only if no newer payload arrived during the attempt.
-            moved = await self.collection.find_one_and_update(
-                {**mine, "revision": {"$ne": item.revision}},
-                {
-                    "$set": {"state": "pending", "not_before": now, "target_index": 0, "updated_at": now},
-                    "$unset": {"current": "", "lease": ""},
-                    "$push": {"attempts": {"$each": [record], "$slice": -KEPT_ATTEMPTS}},
-                },
+            # A refreshed item settles only if no newer payload arrived during the attempt, checked in
+            # the same update that settles it: a refresh landing between a check and the update
+            # would otherwise be marked delivered unsent.
+            doc = await self.collection.find_one_and_update(
+                {**mine, "revision": item.revision}, settle, return_document=ReturnDocument.AFTER
             )
-            if moved is not None:
-                self.wake(item.platform)
-                return
-        doc = await self.collection.find_one_and_update(
-            mine,
-            {
-                "$set": sets,
-                "$unset": {"current": "", "lease": ""},
-                "$push": {"attempts": {"$each": [record], "$slice": -KEPT_ATTEMPTS}},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+            if doc is None:
+                moved = await self.collection.find_one_and_update(
+                    {**mine, "revision": {"$ne": item.revision}},
+                    {
+                        "$set": {"state": "pending", "not_before": now, "target_index": 0, "updated_at": now},
+                        "$unset": {"current": "", "lease": ""},
+                        "$push": {"attempts": {"$each": [record], "$slice": -KEPT_ATTEMPTS}},
+                    },
+                )
+                if moved is not None:
+                    self.wake(item.platform)
+                    return
+        else:
+            doc = await self.collection.find_one_and_update(
+                mine, settle, return_document=ReturnDocument.AFTER
+            )
         if doc is None:
             log.warning("lost the lease on %s before recording %s", item.id, kind)
             return

@@ -242,3 +242,67 @@ async def test_a_cancel_landing_as_work_arrives_still_stops_the_wait(store: Stor
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert waiting.cancelled()
+
+
+async def test_a_worker_stopped_mid_attempt_hands_the_item_back_at_once(store: Store) -> None:
+    """The adapter closes (its loop is cancelled) while a courier is sending: the item is due again
+    right away for the next worker, not after the two-minute lease, and the cut attempt is logged."""
+    outbox = Outbox(store)
+    courier = Scripted([Delivered("never", "dm"), Delivered("post-2", "dm")], delay=30)
+    outbox.register("discord", courier)
+    item_id = await _enqueue(outbox)
+    working = asyncio.create_task(outbox.work("discord"))
+    for _ in range(200):
+        if courier.seen:
+            break
+        await asyncio.sleep(0.01)
+    assert (await outbox.status(item_id)).state == "sending"
+    working.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await working
+    doc = await outbox.get(item_id)
+    assert doc is not None and doc["state"] == "pending" and "lease" not in doc and doc["current"]
+    courier.delay = 0
+    courier.outcomes.pop(0)
+    assert await Outbox(store).work("discord") == 0, "a process without a courier leaves it alone"
+    second = Outbox(store)  # the restarted process
+    second.register("discord", courier)
+    assert await second.work("discord") == 1
+    doc = await second.get(item_id)
+    assert doc is not None and doc["state"] == "delivered"
+    assert [a["outcome"] for a in doc["attempts"]] == ["lost", "delivered"]
+
+
+class SlowToAnswer:
+    """The outbox's collection, but a lease's answer comes back late: the store has applied it."""
+
+    def __init__(self, real: object) -> None:
+        self._real, self.applied = real, asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    async def find_one_and_update(self, *args: object, **kw: object) -> object:
+        doc = await self._real.find_one_and_update(*args, **kw)  # type: ignore[attr-defined]
+        self.applied.set()
+        await asyncio.sleep(0.3)
+        return doc
+
+
+async def test_a_worker_stopped_while_the_store_leases_it_an_item_hands_it_back(store: Store) -> None:
+    outbox = Outbox(store)
+    courier = Scripted([Delivered("post-1", "dm")])
+    outbox.register("discord", courier)
+    item_id = await _enqueue(outbox)
+    slow = SlowToAnswer(outbox.collection)
+    outbox.collection = slow  # type: ignore[assignment]
+    working = asyncio.create_task(outbox.work("discord"))
+    await asyncio.wait_for(slow.applied.wait(), 5)
+    working.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await working
+    outbox.collection = slow._real  # type: ignore[assignment]
+    doc = await outbox.get(item_id)
+    assert doc is not None and doc["state"] == "pending" and "lease" not in doc, doc
+    assert courier.seen == []
+    assert await outbox.work("discord") == 1 and courier.seen

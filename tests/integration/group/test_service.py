@@ -422,6 +422,40 @@ async def test_a_refresh_during_an_attempt_sends_again_afterwards(store: Store) 
     assert await outbox.work("discord") == 0
 
 
+class RefreshAtSettling:
+    """The outbox's collection, except that one refresh lands just before the update that would
+    mark the attempt delivered: the narrowest window between checking the revision and settling."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._real, self._outbox, self.fired = outbox.collection, outbox, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def find_one_and_update(self, query: dict[str, Any], update: dict[str, Any], **kw: Any) -> Any:
+        if not self.fired and update.get("$set", {}).get("state") == "delivered":
+            self.fired = True
+            self._outbox.collection = self._real  # the refresh itself goes straight to the store
+            await self._outbox.refresh("g1", "discord", "group_progress", ORIGIN, {"n": 2})
+        return await self._real.find_one_and_update(query, update, **kw)
+
+
+async def test_a_refresh_landing_as_an_attempt_settles_is_sent_too(store: Store) -> None:
+    outbox = Outbox(store)
+    courier = Recording()
+    outbox.register("discord", courier)
+    item_id = await outbox.refresh("g1", "discord", "group_progress", ORIGIN, {"n": 1})
+    racing = RefreshAtSettling(outbox)
+    outbox.collection = racing  # type: ignore[assignment]
+    assert await outbox.work("discord", limit=1) == 1
+    assert racing.fired
+    doc = await outbox.get(item_id)
+    assert doc is not None and (doc["state"], doc["payload"]) == ("pending", {"n": 2}), doc
+    assert await outbox.work("discord") == 1
+    assert courier.seen == [(1, {"n": 1}), (2, {"n": 2})]
+    assert (await outbox.status(item_id)).state == "delivered"
+
+
 async def test_refresh_refuses_unknown_kinds(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown outbox kind"):
         await Outbox(store).refresh("g1", "discord", "gossip", ORIGIN, {})

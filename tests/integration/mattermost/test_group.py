@@ -68,7 +68,9 @@ async def test_movie_night_join_progress_and_pick(world: World) -> None:
     again = await join(world, bob, post)
     assert again != links["bob"] and "replaces your earlier one" in said_to(world, bob)
     links["bob"] = again
-    assert "Joined: 4" in post["message"] and "⏳ carol: taking the check" in post["message"]
+    # The post is edited through the outbox, after the clicks are answered.
+    await wait_until(lambda: "Joined: 4" in post["message"], "four joined")
+    assert "⏳ carol: taking the check" in post["message"]
 
     await finish(world, world.alice, links["alice"], "happy", post)
     await finish(world, bob, links["bob"], "happy", post)
@@ -208,6 +210,10 @@ async def test_after_a_restart_buttons_work_and_an_undelivered_pick_comes_once(w
     release()
     await wait_until(lambda: len(marked(world, "group_pick")) == 1, "the pick, once Mattermost takes it")
     [pick] = marked(world, "group_pick")
+    for _ in range(200):  # the post is in before the attempt records its outcome
+        if (await outbox.status(item_id)).settled:
+            break
+        await asyncio.sleep(0.05)
     doc = await outbox.get(item_id)
     assert doc is not None and doc["state"] == "delivered" and doc["delivered_to"]["post_id"] == pick["id"]
     assert doc["attempts"][0]["outcome"] == "retry" and doc["attempts"][-1]["outcome"] == "delivered"
