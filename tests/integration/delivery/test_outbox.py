@@ -139,6 +139,11 @@ async def test_a_worker_that_dies_mid_attempt_loses_its_lease_to_another(store: 
     """Process A takes the item and dies while posting; after its lease runs out, B takes over, sees
     the lost attempt, and its courier knows to look up before posting again."""
     dying = Outbox(store, owner="a", lease_seconds=0.5)
+
+    async def killed(mine: dict[str, object]) -> None:
+        """A killed process runs no code: unlike a graceful stop, it hands nothing back."""
+
+    dying._hand_back = killed  # type: ignore[method-assign]
     hang = Scripted([Delivered("never")], delay=60)
     dying.register("discord", hang)
     item_id = await _enqueue(dying)
