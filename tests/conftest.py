@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -64,8 +65,6 @@ async def no_delivery_loop_left() -> AsyncIterator[None]:
     """A delivery loop that outlives its test keeps polling a closed database for the rest of the run
     (and would in production too, after its adapter closed): fail the test that left it."""
     yield
-    import asyncio
-
     running = [t for t in asyncio.all_tasks() if t.get_name().endswith("-deliveries") and not t.done()]
     stopping = [t for t in running if t.cancelling()]  # their adapter closed them: let them finish
     if stopping:

@@ -176,13 +176,22 @@ class GroupService:
 
     async def get(self, group_id: str) -> Group | None:
         """The group, with members whose sessions finished meanwhile caught up."""
+        group, caught_up = await self._read(group_id)
+        if caught_up and group is not None:
+            # This read caught a member up, so the session's own hook finds nothing to record: the
+            # public message must hear of it from here.
+            await self._queue(group)
+        return group
+
+    async def _read(self, group_id: str) -> tuple[Group | None, bool]:
+        """The group after catching up finished members, and whether any was caught up."""
         doc = await self.collection.find_one({"group_id": group_id}, {"_id": 0, "purge_at": 0})
         if doc is None:
-            return None
+            return None, False
         group = Group.from_dict(doc)
         waiting = {m.session_id: m for m in group.members if m.state == "joined"}
         if not waiting:
-            return group
+            return group, False
         changed = False
         cursor = self.store.sessions.find(
             {
@@ -194,15 +203,9 @@ class GroupService:
         async for session in cursor:
             changed |= await self._record(group_id, session)
         if not changed:
-            return group
+            return group, False
         doc = await self.collection.find_one({"group_id": group_id}, {"_id": 0, "purge_at": 0})
-        if doc is None:
-            return None
-        fresh = Group.from_dict(doc)
-        # This read caught a member up, so the session's own hook finds nothing to record: the
-        # public message must hear of it from here.
-        await self._queue(fresh)
-        return fresh
+        return (Group.from_dict(doc) if doc else None), True
 
     async def latest(self, group: Group) -> Group:
         """The newest public state of `group` for its message: refreshes queued by concurrent changes
@@ -248,7 +251,7 @@ class GroupService:
 
     async def _changed(self, group_id: str) -> Group:
         """Queue the public message's newest state (after every change anyone may see)."""
-        group = await self.get(group_id)
+        group, _ = await self._read(group_id)  # queued once below, caught up or not
         if group is None:
             raise GroupError("over")
         await self._queue(group)
