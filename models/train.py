@@ -67,6 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also keep an exponential moving average of the weights with this decay, e.g. 0.998",
     )
     p.add_argument(
+        "--snapshots",
+        type=Path,
+        help="also keep every epoch's raw and averaged weights here (to pick ensemble members later)",
+    )
+    p.add_argument(
         "--recalibrate",
         action="store_true",
         help="also try each epoch's weights with batch-norm statistics re-measured on unaugmented faces",
@@ -229,6 +234,13 @@ def main(argv: list[str] | None = None) -> None:
             if args.init:
                 meta["init"] = str(args.init.name)
             save_weights(candidate, args.out, meta)
+        if args.snapshots:
+            # A member chosen for an ensemble need not be the best alone, so keep every epoch's.
+            meta = {"publictest_accuracy": raw_acc, "epoch": epoch + 1, "averaged": False}
+            save_weights(model, args.snapshots / f"epoch{epoch + 1:02d}-raw.pt", meta)
+            if ema is not None:
+                meta = {**meta, "publictest_accuracy": ema_acc, "averaged": True}
+                save_weights(ema.model, args.snapshots / f"epoch{epoch + 1:02d}-avg.pt", meta)
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "model": model.state_dict(),
