@@ -47,6 +47,7 @@ class _AnalyserOptions(TypedDict, total=False):
     margin: float
     detect_every: int
     moved_threshold: float | None
+    track_shifts: bool
 
 
 class BaselinePipeline:
@@ -285,6 +286,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="box reuse limit, <0: none (default: analyser's)",
     )
+    p.add_argument(
+        "--no-shifts",
+        action="store_true",
+        help="follow a moved face with the detector only, not by matching its last crop",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
     args = p.parse_args(argv)
     if args.clips < 1 or args.length < 1 or args.streams < 1 or args.reps < 1 or args.scene_clips < 0:
@@ -299,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra["detect_every"] = args.detect_every
     if args.moved_threshold is not None:
         extra["moved_threshold"] = None if args.moved_threshold < 0 else args.moved_threshold
+    if args.no_shifts:
+        extra["track_shifts"] = False
     with one_core() as core:
         analyser = FrameAnalyser(args.weights, threads=1, **extra)
         baseline = BaselinePipeline(args.weights)

@@ -10,7 +10,8 @@ per face) did not do:
   pyramid levels at most `detect_width` pixels wide, see find_faces);
 - a stream's FaceTracker reuses the boxes for up to `detect_every` frames while the faces under
   them have not moved or changed (mean absolute difference of each 48x48 crop at most
-  `moved_threshold`);
+  `moved_threshold`); a face that moved a little is found again by matching its last crop near its
+  box (core.emotion.motion), and only then by the detector near its box;
 - the expression pipeline (core.emotion.classify: EmotionNet and mini-Xception, each on the face
   and its mirror image) is int8 and frozen TorchScript, fed every waiting face in one call.
 Frames stay in memory only.
@@ -30,6 +31,7 @@ from core.emotion.classify import EmotionClassifier
 from core.emotion.decode import BadFrame, decode_grey
 from core.emotion.detect import Box, FaceTracker, _mean_abs_diff, crop_face
 from core.emotion.detectors import Face, FaceDetector, LocalDetector, make_detector
+from core.emotion.motion import shifted_box
 from models.net import EMOTIONS, INPUT_SIZE
 from models.weights import DEFAULT_WEIGHTS
 
@@ -83,6 +85,8 @@ class FrameAnalyser:
     the box for `detect_every` frames whatever happens under it. `detector` is "auto" (BlazeFace,
     falling back to Haar when its weights cannot be loaded), "blazeface", "haar" or a FaceDetector;
     `detect_width` is the Haar cascade's. `max_faces` caps the faces classified in one frame.
+    `track_shifts` finds a tracked face that moved a little by matching its last crop
+    (core.emotion.motion) before asking the detector.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class FrameAnalyser:
         optimise: bool = True,
         detector: str | FaceDetector = "auto",
         max_faces: int = 8,
+        track_shifts: bool = True,
     ) -> None:
         if detect_every < 1:
             raise ValueError("detect_every must be at least 1")
@@ -112,7 +117,7 @@ class FrameAnalyser:
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
         self.detect_every, self.detect_width, self.margin = detect_every, detect_width, margin
-        self.moved_threshold, self.max_faces = moved_threshold, max_faces
+        self.moved_threshold, self.max_faces, self.track_shifts = moved_threshold, max_faces, track_shifts
         self.weights = path
         self.classifier = EmotionClassifier(path, optimise)
         self.detector: FaceDetector = (
@@ -147,6 +152,9 @@ class FrameAnalyser:
                 ):
                     tracker.since_detect += 1
                     return tracker.boxes, False, crops
+                shifted = self._shift(grey, tracker)
+                if shifted is not None:
+                    return shifted
                 followed = self._follow(grey, tracker)
                 if followed is not None:
                     return followed
@@ -156,6 +164,25 @@ class FrameAnalyser:
         if tracker is not None:
             tracker.update(boxes, angles, crops, size)
         return boxes, True, crops
+
+    def _shift(
+        self, grey: np.ndarray, tracker: FaceTracker
+    ) -> tuple[tuple[Box, ...], bool, tuple[np.ndarray, ...]] | None:
+        """The tracked faces moved: each found again by matching its last crop near its box (a shift,
+        no detector), or None when one does not match closely (then the detector looks)."""
+        if not self.track_shifts:
+            return None
+        boxes = []
+        for box, angle, crop in zip(tracker.boxes, tracker.angles, tracker.crops, strict=True):
+            moved = shifted_box(grey, box, angle, crop, self.margin)
+            if moved is None:
+                return None
+            boxes.append(moved)
+        crops = tuple(
+            crop_face(grey, box, self.margin, angle) for box, angle in zip(boxes, tracker.angles, strict=True)
+        )
+        tracker.follow(tuple(boxes), tracker.angles, crops)
+        return tuple(boxes), False, crops
 
     def _follow(
         self, grey: np.ndarray, tracker: FaceTracker

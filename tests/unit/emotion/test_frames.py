@@ -224,9 +224,10 @@ def test_face_frames_are_deterministic_and_filter_by_label() -> None:
 def test_a_face_that_moved_is_followed_near_its_box_and_the_whole_frame_searched_every_third(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A drifting head: between whole-frame searches (every detect_every frames) the moved face is
-    looked for around its last box only, and the boxes follow the head as the clip says it moved."""
-    analyser = FrameAnalyser(detect_every=3)
+    """A drifting head, with crop matching off: between whole-frame searches (every detect_every
+    frames) the moved face is looked for around its last box only, and the boxes follow the head as
+    the clip says it moved."""
+    analyser = FrameAnalyser(detect_every=3, track_shifts=False)
     calls: list[str] = []
     detector = analyser.detector
     detect, near = detector.detect, detector.near  # type: ignore[attr-defined]
@@ -249,6 +250,33 @@ def test_a_face_that_moved_is_followed_near_its_box_and_the_whole_frame_searched
     assert calls.count("frame") == 3, calls  # frames 1, 4 and 7, whatever the head does
     for score, truth in zip(scores, clip.boxes, strict=True):
         assert score.box is not None and _overlap(score.box, truth) > 0.5, (score.box, truth)
+
+
+def test_a_drifting_head_is_followed_by_matching_its_crop_without_the_detector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default: a face that shifted a little is found by matching its last crop (no detector
+    call), the whole frame is still searched every third frame, and the boxes follow the head."""
+    analyser = FrameAnalyser(detect_every=3)
+    calls: list[str] = []
+    detector = analyser.detector
+    detect = detector.detect
+
+    def counted_detect(grey: np.ndarray) -> Any:
+        calls.append("frame")
+        return detect(grey)
+
+    monkeypatch.setattr(detector, "detect", counted_detect)
+    monkeypatch.setattr(detector, "near", lambda grey, box: calls.append("near"))
+    [clip] = face_clips(1, length=9, seed=3)
+    tracker = FaceTracker()
+    scores = [analyser.analyse(frame, tracker) for frame in clip.frames]
+    assert calls == ["frame"] * 3, calls  # frames 1, 4 and 7 only
+    assert [s.detected for s in scores] == [True, False, False] * 3
+    for score, truth in zip(scores, clip.boxes, strict=True):
+        assert score.box is not None and _overlap(score.box, truth) > 0.5, (score.box, truth)
+    # The matched boxes moved with the head, not stayed where the detector left them.
+    assert len({s.box for s in scores[1:3]} | {scores[0].box}) == 3
 
 
 def test_a_face_gone_from_its_box_sends_the_search_back_to_the_whole_frame() -> None:
