@@ -92,7 +92,7 @@ class FrameAnalyser:
     def __init__(
         self,
         weights: Path | None = None,
-        detect_every: int = 3,
+        detect_every: int = 5,
         detect_width: int = 160,
         threads: int = 1,
         *,

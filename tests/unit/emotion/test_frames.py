@@ -91,12 +91,12 @@ def test_a_huge_declared_size_is_refused_before_decoding() -> None:
 def test_tracker_reuses_the_box_while_the_face_stays_put(analyser: FrameAnalyser) -> None:
     frame = face_frames(1, seed=5)[0]
     tracker = FaceTracker()
-    scores = [analyser.analyse(frame, tracker) for _ in range(7)]
-    # detect_every=3: the detector runs on frames 1, 4 and 7, the box is reused in between.
-    assert [s.detected for s in scores] == [True, False, False, True, False, False, True]
+    scores = [analyser.analyse(frame, tracker) for _ in range(11)]
+    # detect_every=5 (the default): the detector runs on frames 1, 6 and 11, the box is reused in between.
+    assert [s.detected for s in scores] == [True, False, False, False, False] * 2 + [True]
     assert len({s.box for s in scores}) == 1
     assert len({s.probs for s in scores}) == 1
-    assert tracker.frames == 7
+    assert tracker.frames == 11
 
 
 def test_tracker_detects_again_when_the_picture_changes(analyser: FrameAnalyser) -> None:
