@@ -252,3 +252,40 @@ async def test_without_a_camera_the_page_offers_feelings_in_korean(server: Servi
     assert page["genres"] == korean
     assert shown and not any(g in " ".join(page["genres"]) for g in shown)  # no English genre left
     assert page["reloaded"] == page["headline"]
+
+
+async def test_one_language_choice_holds_across_the_page_and_its_stage_words(server: Services) -> None:
+    """The try-it page mixes the page's words (i18n.js) with the stage's (stage-words.js); both follow
+    the browser's language, then the toggle, and the choice outlives a reload (locale.js keeps it)."""
+    url = f"http://127.0.0.1:{server.settings.server.port}/"
+
+    def read(driver: webdriver.Chrome) -> tuple[str, str, str]:
+        return (
+            driver.find_element(By.CSS_SELECTOR, "#try h1").text,
+            driver.find_element(By.ID, "stage-title").text,
+            driver.execute_script("return document.documentElement.lang"),
+        )
+
+    def run() -> dict[str, Any]:
+        driver = make_browser(None, lang="ko-KR")
+        try:
+            driver.get(url)
+            WebDriverWait(driver, WAIT).until(lambda d: read(d)[2] == "ko")
+            seen: dict[str, Any] = {"first": read(driver)}
+            driver.find_element(By.ID, "lang-toggle").click()
+            seen["toggled"] = read(driver)
+            seen["stored"] = driver.execute_script("return localStorage.getItem('moodreel.locale')")
+            driver.refresh()
+            WebDriverWait(driver, WAIT).until(lambda d: d.find_element(By.ID, "stage-title").text)
+            seen["reloaded"] = read(driver)
+            return seen
+        finally:
+            driver.quit()
+
+    page = await in_browser(run)
+    korean = (say("ko", "page.try.title"), say("ko", "stage.try.title"), "ko")
+    english = (say("en", "page.try.title"), say("en", "stage.try.title"), "en")
+    assert page["first"] == korean
+    assert page["toggled"] == english, "the toggle switches the stage words with the page's"
+    assert page["stored"] == "en"
+    assert page["reloaded"] == english, "the stored choice beats the browser's Korean"
