@@ -20,6 +20,8 @@ enqueueing twice is harmless). States:
   delivered, retry later (honouring the platform's wait), refused (try the next target), refused for
   good. An item is marked delivered only on `Delivered`, which an adapter returns only when the
   platform accepted the post.
+- **Stale notes.** A failure or expiry note still undelivered NOTE_MAX_AGE after it was queued (the
+  adapter was down) ends as undeliverable unposted; results and shares keep trying for GIVE_UP_AFTER.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ LEASE_SECONDS = 120.0  # a worker that holds an item longer than this loses it t
 HAND_BACK_SECONDS = 2.0  # how long a stopping worker tries to hand its item back
 ATTEMPT_SECONDS = 90.0  # one deliver() call; shorter than the lease, so a live worker keeps it
 GIVE_UP_AFTER = dt.timedelta(hours=24)  # retrying longer than this ends as undeliverable
+# A failure or expiry note is news for a while only: after a long outage MoodReel does not post
+# "your link expired" hours later. Results and shares keep trying for GIVE_UP_AFTER.
+NOTE_KINDS = ("failure", "expired")
+NOTE_MAX_AGE = dt.timedelta(hours=2)
 MAX_TARGETS = 8  # guards against an adapter that answers TryNext for ever
 KEPT_ATTEMPTS = 50
 
@@ -182,6 +188,7 @@ class Outbox:
         lease_seconds: float = LEASE_SECONDS,
         attempt_seconds: float = ATTEMPT_SECONDS,
         give_up_after: dt.timedelta = GIVE_UP_AFTER,
+        note_max_age: dt.timedelta = NOTE_MAX_AGE,
         keep_for: dt.timedelta = dt.timedelta(days=30),
     ) -> None:
         self.collection: AsyncCollection[dict[str, Any]] = store.db["outbox"]
@@ -189,6 +196,7 @@ class Outbox:
         self.lease_seconds = lease_seconds
         self.attempt_seconds = min(attempt_seconds, lease_seconds * 0.75)
         self.give_up_after = give_up_after
+        self.note_max_age = note_max_age
         self.keep_for = keep_for
         self._couriers: dict[str, _Policy] = {}
         self._settled: list[SettledHook] = []
@@ -499,6 +507,12 @@ class Outbox:
                 },
             )
             doc["attempts"] = [*(doc.get("attempts") or []), lost]
+        first = self._snapshot(doc, token)
+        if first.kind in NOTE_KINDS and utcnow() - first.created_at > self.note_max_age:
+            stale = RefusedForGood(f"a {first.kind} note is stale after {self.note_max_age}; not posted")
+            attempt = {"target": first.target_index, "owner": self.owner, "started_at": utcnow()}
+            await self._finish(first, mine, attempt, stale, policy, 0)
+            return
         for _ in range(MAX_TARGETS):
             item = self._snapshot(doc, token)
             started = utcnow()

@@ -114,6 +114,27 @@ async def test_it_gives_up_after_a_day(store: Store) -> None:
     assert status.state == "undeliverable" and "Discord is down" in status.reason
 
 
+async def test_a_note_queued_through_a_long_outage_is_not_posted_late(store: Store) -> None:
+    """'Your link expired' hours late is noise; a result that late is still the user's result."""
+    outbox = Outbox(store, note_max_age=dt.timedelta(hours=2))
+    courier = Scripted([Delivered("p-result"), Delivered("p-fresh")])
+    outbox.register("discord", courier)
+    old_note = await _enqueue(outbox, "s1", "expired")
+    old_result = await _enqueue(outbox, "s2", "result")
+    fresh_note = await _enqueue(outbox, "s3", "failure")
+    hours_ago = utcnow() - dt.timedelta(hours=3)
+    await outbox.collection.update_many(
+        {"_id": {"$in": [old_note, old_result]}}, {"$set": {"created_at": hours_ago}}
+    )
+    stale = await outbox.deliver_now(old_note, wait=5)
+    assert stale.state == "undeliverable" and "stale" in stale.reason
+    assert await outbox.deliver_now(old_result, wait=5) == DeliveryStatus("delivered", post_id="p-result")
+    assert await outbox.deliver_now(fresh_note, wait=5) == DeliveryStatus("delivered", post_id="p-fresh")
+    assert [i.session_id for i in courier.seen] == ["s2", "s3"], "the stale note never reached the courier"
+    doc = await outbox.get(old_note)
+    assert doc is not None and [a["outcome"] for a in doc["attempts"]] == ["refused"]
+
+
 async def test_two_processes_on_one_database_deliver_each_item_once(store: Store) -> None:
     calls: list[str] = []
 
