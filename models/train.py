@@ -72,6 +72,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also keep every epoch's raw and averaged weights here (to pick ensemble members later)",
     )
     p.add_argument(
+        "--teacher",
+        type=Path,
+        help="(N, 7) soft targets for the Training faces, from `python -m models.teacher`",
+    )
+    p.add_argument(
+        "--distil",
+        type=float,
+        default=0.5,
+        help="share of the target taken from --teacher (default: %(default)s)",
+    )
+    p.add_argument(
         "--recalibrate",
         action="store_true",
         help="also try each epoch's weights with batch-norm statistics re-measured on unaugmented faces",
@@ -166,6 +177,12 @@ def main(argv: list[str] | None = None) -> None:
         smooth = torch.full_like(onehot, 1 / len(EMOTIONS))
     share = args.ferplus if args.ferplus > 0 else 0.1
     target = (1 - share) * onehot + share * smooth
+    if args.teacher:
+        # Distillation: the ensemble's view of each face, which the labels alone do not carry.
+        taught = torch.from_numpy(np.load(args.teacher)[:n]).float().to(dev)
+        if taught.shape != target.shape:
+            raise SystemExit(f"--teacher holds {tuple(taught.shape)} targets, need {tuple(target.shape)}")
+        target = (1 - args.distil) * target + args.distil * taught
     x_val = normalise(torch.from_numpy(val.pixels)).to(dev)
     y_val = torch.from_numpy(val.labels).to(dev)
 

@@ -176,3 +176,49 @@ def test_snapshots_keep_every_epochs_raw_and_averaged_weights(tmp_path: Path) ->
     assert not torch.equal(raw.state_dict()["head.3.weight"], avg.state_dict()["head.3.weight"])
     meta = weights_meta(snaps / "epoch02-avg.pt")
     assert meta["averaged"] is True and meta["epoch"] == 2 and 0.0 <= meta["publictest_accuracy"] <= 1.0
+
+
+def _tiny_faces(tmp_path: Path) -> Path:
+    gen = torch.Generator().manual_seed(3)
+    pixels = torch.randint(0, 256, (40, 48, 48), dtype=torch.uint8, generator=gen).numpy()
+    npz = tmp_path / "tiny.npz"
+    labels = np.arange(40, dtype=np.uint8) % 7
+    np.savez(npz, pixels=pixels, label=labels, usage=np.array([0] * 30 + [1] * 10, np.uint8))
+    return npz
+
+
+def test_a_teacher_changes_what_is_learnt_and_must_fit_the_faces(tmp_path: Path) -> None:
+    """`--teacher` mixes an ensemble's soft targets into the labels: with the same seed, the weights
+    differ from a run without it; a teacher for other faces is refused."""
+    from models.teacher import soften
+    from models.train import main as train_main
+
+    npz = _tiny_faces(tmp_path)
+    base = ["--data", str(npz), "--epochs", "1", "--batch-size", "16", "--threads", "1", "--seed", "5"]
+    runs = {}
+    teacher = tmp_path / "teacher.npy"
+    np.save(teacher, np.eye(7, dtype=np.float32)[[3] * 30])
+    for name, extra in (("plain", []), ("taught", ["--teacher", str(teacher), "--distil", "0.8"])):
+        out = tmp_path / f"{name}.pt"
+        train_main([*base, "--checkpoint", str(tmp_path / f"{name}-last.pt"), "--out", str(out), *extra])
+        runs[name] = load_model(out).state_dict()["head.3.weight"]
+    assert not torch.equal(runs["plain"], runs["taught"])
+    np.save(teacher, np.full((29, 7), 1 / 7, np.float32))
+    with pytest.raises(SystemExit, match="--teacher holds"):
+        train_main(
+            [
+                *base,
+                "--checkpoint",
+                str(tmp_path / "x.pt"),
+                "--out",
+                str(tmp_path / "x-best.pt"),
+                "--teacher",
+                str(teacher),
+            ]
+        )
+    # Softening keeps each face's order of classes and flattens it; T = 1 changes nothing.
+    p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0]], np.float32) + 1e-3
+    p /= p.sum()
+    assert np.allclose(soften(p, 1.0), p, atol=1e-6)
+    warm = soften(p, 3.0)
+    assert warm[0, 0] > warm[0, 1] > warm[0, 2] > warm[0, 3] and warm.max() < p.max()
