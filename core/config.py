@@ -45,12 +45,19 @@ class MongoSettings:
     data_dir: str = ""
     startup_timeout: float = 30.0
     request_timeout: float = 2.0
+    operation_timeout: float = 15.0
     restart_tries: int = 5
 
     def __post_init__(self) -> None:
         _check(bool(self.database), "mongodb.database", "must not be empty", self.database)
         _check(self.startup_timeout > 0, "mongodb.startup_timeout", "must be positive", self.startup_timeout)
         _check(self.request_timeout > 0, "mongodb.request_timeout", "must be positive", self.request_timeout)
+        _check(
+            self.operation_timeout > 0,
+            "mongodb.operation_timeout",
+            "must be positive",
+            self.operation_timeout,
+        )
         _check(self.restart_tries >= 0, "mongodb.restart_tries", "must be 0 or more", self.restart_tries)
 
 

@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 
 OWNER_FILE = "moodreel.owner"  # "<pid> <start time>" of the MoodReel process that started mongod
 STABLE_SECONDS = 300.0  # a mongod up this long has its restart count reset
+# A mongod that is running but answers nothing (stopped, deadlocked, swapped out) is as good as dead
+# to every page and chat command: after HANG_CHECKS pings in a row, HEALTH_SECONDS apart, each given
+# PING_TIMEOUT, go unanswered, supervision kills it and restarts it (journaled writes survive a kill).
+HEALTH_SECONDS = 5.0
+PING_TIMEOUT = 3.0
+HANG_CHECKS = 4
 MongodState = Literal["starting", "up", "restarting", "down", "stopped"]
 
 
@@ -197,6 +203,10 @@ class EmbeddedMongo:
         startup_timeout: float = 30.0,
         port: int | None = None,
         parameters: Mapping[str, str | int] | None = None,
+        *,
+        health_seconds: float = HEALTH_SECONDS,
+        ping_timeout: float = PING_TIMEOUT,
+        hang_checks: int = HANG_CHECKS,
     ):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.startup_timeout = startup_timeout
@@ -208,6 +218,9 @@ class EmbeddedMongo:
         self._stopping = threading.Event()  # set by stop(): supervision must not restart mongod
         self._started_at = 0.0
         self._supervisor: asyncio.Task[None] | None = None
+        self.health_seconds, self.ping_timeout, self.hang_checks = health_seconds, ping_timeout, hang_checks
+        self.hangs = 0  # hung mongods killed by supervise()
+        self._pinger: MongoClient[dict[str, Any]] | None = None
 
     @property
     def uri(self) -> str:
@@ -283,14 +296,30 @@ class EmbeddedMongo:
     async def supervise(self, tries: int = 5) -> None:
         """Until stop(): restart mongod whenever it dies, on the same port (clients reconnect by
         themselves). At most `tries` restarts in a row; a mongod that stays up STABLE_SECONDS resets
-        the count. After the last failed try `state` is "down" and supervision ends."""
-        failures = 0
+        the count. After the last failed try `state` is "down" and supervision ends. A mongod that is
+        running but has stopped answering (see HANG_CHECKS) is killed, then restarted the same way."""
+        failures = unanswered = 0
+        next_check = time.monotonic() + self.health_seconds
         while not self._stopping.is_set():
             await asyncio.sleep(0.25)
             proc = self.process
             if self._stopping.is_set():
                 return
             alive = proc is not None and proc.poll() is None
+            if alive and proc is not None and time.monotonic() >= next_check:
+                answered = await asyncio.to_thread(self._answers)
+                next_check = time.monotonic() + self.health_seconds
+                unanswered = 0 if answered or self._stopping.is_set() else unanswered + 1
+                if unanswered >= self.hang_checks:
+                    silent = unanswered * (self.health_seconds + self.ping_timeout)
+                    log.error(
+                        "mongod (pid %d) has not answered for about %.0fs; killing it", proc.pid, silent
+                    )
+                    self.hangs += 1
+                    unanswered = 0
+                    proc.kill()  # SIGKILL works on a stopped process too
+                    await asyncio.to_thread(proc.wait)
+                    alive = False
             if alive:
                 if failures and time.monotonic() - self._started_at >= STABLE_SECONDS:
                     failures = 0
@@ -317,7 +346,21 @@ class EmbeddedMongo:
                 return
             self.restarts += 1
             self.state = "up"
+            next_check = time.monotonic() + self.health_seconds
             log.info("mongod is back on port %d (restart %d)", self.port, self.restarts)
+
+    def _answers(self) -> bool:
+        """One ping within ping_timeout (from supervision's thread; the client is kept between pings)."""
+        if self._pinger is None:
+            ms = int(self.ping_timeout * 1000)
+            self._pinger = MongoClient(
+                self.uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+            )
+        try:
+            self._pinger.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
 
     def start_supervision(self, tries: int = 5) -> asyncio.Task[None]:
         """Run supervise() in the background until astop()."""
@@ -360,6 +403,9 @@ class EmbeddedMongo:
         """Stop mongod for good (supervision ends too)."""
         self._stopping.set()
         self._terminate(timeout)
+        if self._pinger is not None:
+            self._pinger.close()
+            self._pinger = None
         self.state = "stopped"
         with contextlib.suppress(OSError):
             (self.data_dir / OWNER_FILE).unlink()

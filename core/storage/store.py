@@ -86,11 +86,14 @@ async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncI
         uri = embedded.uri
     # A short server-selection timeout: with the database away, a page or a chat command learns it
     # within mongodb.request_timeout and says so, well inside the platforms' answer deadlines.
-    # Writes wait for mongod's journal, so one killed right after a write has not lost it.
+    # Writes wait for mongod's journal, so one killed right after a write has not lost it. A server
+    # that accepted the connection and then went silent (stopped, hung) fails each operation after
+    # mongodb.operation_timeout instead of holding it for ever.
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=int(settings.mongodb.request_timeout * 1000),
+        socketTimeoutMS=int(settings.mongodb.operation_timeout * 1000),
         journal=True,
     )
     try:

@@ -1,5 +1,6 @@
 """The embedded mongod's faults with real mongod processes: an orphan left by a killed MoodReel is
-recognised and stopped, a live one is left alone, and a mongod that dies is restarted (boundedly)."""
+recognised and stopped, a live one is left alone, a mongod that dies is restarted (boundedly), and
+one that hangs (SIGSTOP) fails operations on time and is killed and restarted."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.errors import PyMongoError
 
 from core.storage.mongo import OWNER_FILE, EmbeddedMongo, MongoStartError, _pid_alive, is_our_mongod
 from tests.support.paths import ROOT
@@ -116,6 +118,35 @@ async def test_a_mongod_that_dies_is_restarted_then_given_up_on(tmp_path: Path) 
             await asyncio.wait_for(supervisor, 5)
             assert mongo.restarts == 1
     finally:
+        await mongo.astop()
+    assert mongo.state == "stopped"
+
+
+async def test_a_hung_mongod_fails_operations_on_time_then_is_restarted(tmp_path: Path) -> None:
+    """SIGSTOP leaves mongod running but silent: the store's client gives up on an operation after
+    mongodb.operation_timeout, and supervision kills and restarts it with the data kept."""
+    mongo = EmbeddedMongo(tmp_path, health_seconds=0.5, ping_timeout=0.5, hang_checks=3)
+    await asyncio.to_thread(mongo.start)
+    supervisor = mongo.start_supervision(tries=2)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo.uri, serverSelectionTimeoutMS=1000, socketTimeoutMS=1000, journal=True
+    )
+    try:
+        await client.moodreel.movies.insert_one({"tmdb_id": 3})
+        hung = mongo.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(PyMongoError):
+            await client.moodreel.movies.find_one({"tmdb_id": 3})
+        assert time.monotonic() - started < 10, "an operation on a silent server is bounded"
+        await _until(lambda: mongo.state == "up" and mongo.restarts == 1, 60)
+        assert mongo.hangs == 1 and mongo.pid != hung and not _pid_alive(hung)
+        doc = await client.moodreel.movies.find_one({"tmdb_id": 3})
+        assert doc is not None, "the journaled write survived the kill"
+        assert not supervisor.done()
+    finally:
+        await client.close()
         await mongo.astop()
     assert mongo.state == "stopped"
 
