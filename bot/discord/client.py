@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import datetime as dt
 import io
 import logging
 import time
@@ -29,6 +30,7 @@ from bot.discord.delivery import DiscordCourier, embeds_as_text
 from bot.discord.group import GroupButton, progress_message
 from bot.discord.limits import clip
 from bot.discord.render import MOOD_CARD_FILE, result_page
+from bot.discord.tokens import InteractionTokens, KeptToken
 from core.config import Settings
 from core.group.service import GroupError, GroupService
 from core.present.locale import locale_of
@@ -139,6 +141,9 @@ class MoodReelBot(discord.Client):
         self.groups = services.groups
         self.tree.add_command(build_command(self.start_session, self.start_mode))
         self.pending: dict[str, PendingLink] = {}
+        self.tokens = InteractionTokens(
+            services.sessions.store, services.settings.secret
+        )  # the pending tokens, across restarts
         self.courier = DiscordCourier(self)
         self._results: collections.OrderedDict[str, MoodResult] = collections.OrderedDict()  # recent
         self._carousel_timers: dict[int, asyncio.Task[None]] = {}  # by message id
@@ -154,6 +159,7 @@ class MoodReelBot(discord.Client):
             PageButton, JumpSelect, ShareButton, GroupButton
         )  # clicks, before or after a restart
         await self.tree.set_translator(MoodReelTranslator())
+        await self.tokens.ensure_indexes()
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -275,13 +281,7 @@ class MoodReelBot(discord.Client):
             return
         content, view = link_reply(link, lang, feeling)
         await self._reply(interaction, content, view)
-        for old in [
-            p for p in self.pending.values() if p.user_id == interaction.user.id or not p.can_follow_up
-        ]:
-            self.forget(old.session_id)  # replaced (the new reply says so), or its token is spent
-        self.pending[link.session_id] = PendingLink(
-            link.session_id, interaction.user.id, lang, interaction, time.monotonic()
-        )
+        await self._hold(link.session_id, interaction, lang)
 
     async def _reply(
         self, interaction: discord.Interaction[Any], content: str, view: discord.ui.View | None
@@ -292,6 +292,21 @@ class MoodReelBot(discord.Client):
             await interaction.response.send_message(content, ephemeral=True)
         else:
             await interaction.response.send_message(content, view=view, ephemeral=True)
+
+    async def _hold(self, session_id: str, interaction: discord.Interaction[Any], lang: str) -> None:
+        """Keep the interaction whose reply the session's result (or note) will replace: in memory,
+        and in the store for a restart. The user's older links are replaced (the new reply says
+        so), and any whose token is spent go."""
+        user = interaction.user.id
+        old = [p.session_id for p in self.pending.values() if p.user_id == user or not p.can_follow_up]
+        for session in old:
+            self.forget(session)
+        self.pending[session_id] = PendingLink(session_id, user, lang, interaction, time.monotonic())
+        await self.tokens.drop(*old)
+        expires = discord.utils.utcnow() + dt.timedelta(seconds=INTERACTION_TOKEN_TTL_S)
+        await self.tokens.keep(
+            KeptToken(session_id, interaction.application_id, interaction.token, user, lang, expires)
+        )
 
     def forget(self, session_id: str) -> PendingLink | None:
         return self.pending.pop(session_id, None)
@@ -392,14 +407,8 @@ class MoodReelBot(discord.Client):
         view = discord.ui.View(timeout=None)
         view.add_item(discord.ui.Button(label=say(lang, "discord.open_button"), emoji="🎥", url=link.url))
         await interaction.edit_original_response(content="\n".join(lines), view=view)
-        for old in [
-            p for p in self.pending.values() if p.user_id == interaction.user.id or not p.can_follow_up
-        ]:
-            self.forget(old.session_id)
         # The member's private result edits this reply, as a personal /moodreel's does.
-        self.pending[link.session_id] = PendingLink(
-            link.session_id, interaction.user.id, lang, interaction, time.monotonic()
-        )
+        await self._hold(link.session_id, interaction, lang)
 
     async def _close_vote(
         self, interaction: discord.Interaction[Any], group_id: str, user: str, lang: str

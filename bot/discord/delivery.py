@@ -55,6 +55,7 @@ SHARE_TARGETS = ("channel",)
 LOOKBACK = dt.timedelta(minutes=2)  # how far before the item a look-up searches
 CONTENT_MAX = 2000
 NOT_CONNECTED_WAIT = 5.0
+ORIGINAL: Any = "@original"  # the interaction's own reply, in place of a message id (typed int)
 
 
 def targets_for(item: OutboxItem, default_mode: str) -> tuple[str, ...]:
@@ -195,14 +196,24 @@ class DiscordCourier:
 
     async def _edit_interaction(self, item: OutboxItem) -> Delivered:
         pending = self.bot.pending.get(item.session_id)
-        if pending is None:
-            raise Refusal("no interaction token in this process (the bot restarted since /moodreel)")
-        if not pending.can_follow_up:
+        if pending is not None and not pending.can_follow_up:
             raise Refusal("the 15-minute interaction token has run out")
+        kept = None if pending is not None else await self.bot.tokens.recall(item.session_id)
+        if pending is None and kept is None:
+            raise Refusal("no interaction token kept for this /moodreel (expired, or never stored)")
         perms = permissions_of((item.origin.get("extra") or {}).get("app_permissions"))
         draft = await self._draft(item, "interaction", perms)
-        message = await pending.interaction.edit_original_response(**draft.edit_kwargs())
+        message: discord.Message
+        if pending is not None:
+            message = await pending.interaction.edit_original_response(**draft.edit_kwargs())
+        else:
+            assert kept is not None
+            # Another process answered the /moodreel: its token, kept in the store, still edits the
+            # reply. Discord's API takes "@original" where the message id goes.
+            hook = discord.Webhook.partial(kept.application_id, kept.token, client=self.bot)
+            message = await hook.edit_message(ORIGINAL, **draft.edit_kwargs())
         self.bot.forget(item.session_id)
+        await self.bot.tokens.drop(item.session_id)
         self._after(draft, message, public=False)
         return Delivered(str(message.id), "interaction")
 

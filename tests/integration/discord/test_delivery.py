@@ -143,7 +143,7 @@ async def test_a_rate_limited_post_is_retried_by_discord_py(world: World) -> Non
 
 async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(world: World) -> None:
     await world.start_bot()
-    _, session_id = await run_moodreel(world, world.alice)
+    call, session_id = await run_moodreel(world, world.alice)
     await world.stop_bot()
     # The page finishes while the bot is away: stored, not delivered, nothing posted.
     emotion = emotion_from_names("sad", ("fear", "neutral"))
@@ -155,11 +155,21 @@ async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(wor
     assert [r.session_id for r in await world.services.sessions.undelivered("discord")] == [session_id]
     assert not world.standin.channel_messages()
 
+    # The /moodreel's interaction token waits in the store, sealed: never in the clear.
+    kept = await world.services.store.db["discord_interactions"].find_one({"_id": session_id})
+    assert kept is not None and "token" not in kept
+    assert call.path.split("/")[3] not in str(kept), "the token is not stored in the clear"
+
+    before = len(world.standin.calls)
     await world.start_bot()  # a new process, a new login: the outbox's waiting result goes out on READY
-    # The new process holds no interaction token for the old /moodreel: the private result is a DM.
-    dm = await world.standin.wait_for(lambda: world.standin.dm_channels.get(world.alice.id), "a DM")
-    [message] = await world.standin.wait_for(lambda: world.standin.channel_messages(dm), "the waiting result")
-    assert message["embeds"][0]["title"] == "Alice's mood: Sad"
+    # The new process answers with the kept token: the ephemeral link message becomes the private
+    # result, as if the bot had never been away. No DM, nothing public.
+    edit = await world.standin.wait_for_call(
+        "PATCH", f"/webhooks/{world.standin.application_id}/", "the edit", after=before
+    )
+    assert edit.path.endswith(f"/{call.path.split('/')[3]}/messages/@original")
+    assert edit.payload["embeds"][0]["title"] == "Alice's mood: Sad"
+    assert not world.standin.dm_channels.get(world.alice.id), "no DM"
     assert not world.standin.channel_messages(), "nothing public"
 
     async def delivered() -> bool:
@@ -172,6 +182,8 @@ async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(wor
         await asyncio.sleep(0.05)
     assert await delivered()
     assert await world.services.sessions.undelivered("discord") == []
+    used = await world.services.store.db["discord_interactions"].find_one({"_id": session_id})
+    assert used is None, "a used token is deleted at once"
 
 
 async def test_a_dropped_gateway_resumes_and_the_carousel_keeps_working(world: World) -> None:

@@ -4,6 +4,7 @@ exactly once, or the user told and `undeliverable` recorded with the reasons."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import aiohttp
@@ -91,12 +92,38 @@ async def test_every_target_refused_tells_the_page_and_records_undeliverable(
         assert not w.standin.channel_messages() and not posts_to(w, w.standin.channel_id)
 
 
+async def test_dms_closed_after_a_restart_the_kept_token_still_delivers_privately(world: World) -> None:
+    """deliver=dm, DMs closed, the bot restarted within the token's 15 minutes: the DM is refused and
+    the kept interaction token edits the /moodreel reply instead; delivered once, nothing public."""
+    await world.start_bot(deliver="dm")
+    call, session_id = await run_moodreel(world, world.alice)
+    await world.stop_bot()
+    emotion = emotion_from_names("sad", ("fear", "neutral"))
+    origin = await world.services.sessions.origin(session_id)
+    result = MoodResult(
+        session_id, emotion, mood_colours(emotion), sample_recommendations(2), origin.to_dict()
+    )
+    assert (await world.services.sessions.complete(session_id, result)).state == "pending"
+    world.standin.dms_closed.add(world.alice.id)
+    await world.start_bot(deliver="dm")
+    item = await outcome_of(world, session_id)
+    assert item["state"] == "delivered" and item["delivered_to"]["target"] == "interaction"
+    assert [a["outcome"] for a in item["attempts"]] == ["next", "delivered"]
+    token = call.path.split("/")[3]
+    edits = world.calls("PATCH", f"/{token}/messages/@original")
+    assert len(edits) == 1 and edits[0].payload["embeds"][0]["title"] == "Alice's mood: Sad"
+    assert not world.standin.channel_messages()
+
+
 async def test_dm_with_dms_closed_from_the_backlog_is_undeliverable(world: World) -> None:
-    """deliver=dm, DMs closed, and the result waited while the bot was down (so no interaction token
-    in the new process): recorded undeliverable with the reasons, never marked delivered."""
+    """deliver=dm, DMs closed, and the result waited while the bot was down past the interaction
+    token's life (so no token is kept): recorded undeliverable with the reasons, never delivered."""
     await world.start_bot(deliver="dm")
     _, session_id = await run_moodreel(world, world.alice)
     await world.stop_bot()
+    kept = world.services.store.db["discord_interactions"]
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    assert (await kept.update_one({"_id": session_id}, {"$set": {"expires_at": past}})).modified_count == 1
     emotion = emotion_from_names("sad", ("fear", "neutral"))
     origin = await world.services.sessions.origin(session_id)
     result = MoodResult(
@@ -109,7 +136,7 @@ async def test_dm_with_dms_closed_from_the_backlog_is_undeliverable(world: World
     assert item["state"] == "undeliverable"
     assert [a["outcome"] for a in item["attempts"]] == ["next", "refused"]
     assert "dm: 403 50007 Cannot send messages to this user" in item["reason"]
-    assert "interaction: no interaction token in this process" in item["reason"]
+    assert "interaction: no interaction token kept for this /moodreel" in item["reason"]
     doc = await world.services.sessions.get(session_id)
     assert doc is not None and doc["state"] == "undeliverable" and doc["delivered"] is False
 
