@@ -141,9 +141,8 @@ class MoodReelBot(discord.Client):
         self.groups = services.groups
         self.tree.add_command(build_command(self.start_session, self.start_mode))
         self.pending: dict[str, PendingLink] = {}
-        self.tokens = InteractionTokens(
-            services.sessions.store, services.settings.secret
-        )  # the pending tokens, across restarts
+        # The pending interactions' tokens again, in the store: a restarted bot still edits the replies.
+        self.tokens = InteractionTokens(services.sessions.store, services.settings.secret)
         self.courier = DiscordCourier(self)
         self._results: collections.OrderedDict[str, MoodResult] = collections.OrderedDict()  # recent
         self._carousel_timers: dict[int, asyncio.Task[None]] = {}  # by message id
