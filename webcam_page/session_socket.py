@@ -33,16 +33,13 @@ from core.sessions.origin import SessionOrigin
 from core.storage.store import utcnow
 from core.values.results import EmotionResult, MoodResult
 from webcam_page import protocol as proto
-from webcam_page.limits import SlidingWindow
+from webcam_page.socket_limits import SocketLimits
 
 if TYPE_CHECKING:
     from core.services import Services
 
 log = logging.getLogger(__name__)
 
-CONTROL_PER_SECOND = 10
-ERROR_BUDGET = 60  # refused messages in ERROR_WINDOW seconds before the socket is closed
-ERROR_WINDOW = 10.0
 ACK_WAIT = 5.0  # seconds `finish` waits for frames still in the pool
 _ENDING: set[asyncio.Task[None]] = set()  # sessions' wrap-ups under way (a strong reference each)
 
@@ -71,9 +68,7 @@ class SessionSocket:
         self.tracker = FaceTracker()
         self.frame_no = 0
         self.counts: Counter[str] = Counter()
-        self.frame_limiter = SlidingWindow(self.settings.max_fps)
-        self.control_limiter = SlidingWindow(CONTROL_PER_SECOND)
-        self.error_limiter = SlidingWindow(ERROR_BUDGET, ERROR_WINDOW)
+        self.limits = SocketLimits(self.settings.max_fps, self.settings.max_frame_bytes)
         self.pending: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
         self._time_up_task: asyncio.Task[None] | None = None
@@ -91,13 +86,11 @@ class SessionSocket:
         self.counts["refused"] += 1
         self.counts[f"refused_{err.code}"] += 1
         await self.send(err.to_json(**extra))
-        if err.fatal:
-            await self.close(WSCloseCode.POLICY_VIOLATION, err.code)
-        elif not self.error_limiter.allow():
-            await self.send(
-                proto.error("too_many_errors", "too many refused messages; closing", True).to_json()
-            )
-            await self.close(WSCloseCode.POLICY_VIOLATION, "too_many_errors")
+        final = err if err.fatal else self.limits.after_refusal()
+        if final is not None:
+            if final is not err:
+                await self.send(final.to_json())
+            await self.close(WSCloseCode.POLICY_VIOLATION, final.code)
 
     async def close(self, code: int = WSCloseCode.OK, message: str = "") -> None:
         if not self.ws.closed:
@@ -203,11 +196,7 @@ class SessionSocket:
         n = self.frame_no
         self.frame_no += 1
         self.counts["received"] += 1
-        if not self.frame_limiter.allow():
-            cap = self.settings.max_fps
-            await self.refuse(proto.error("too_fast", f"frames over {cap:g} per second are refused"), n=n)
-            return
-        parsed = proto.parse_binary(data, self.settings.max_frame_bytes)
+        parsed = self.limits.frame(data)
         if isinstance(parsed, proto.ProtocolError):
             await self.refuse(parsed, n=n)
             return
@@ -252,12 +241,7 @@ class SessionSocket:
         )
 
     async def on_text(self, data: str) -> None:
-        if not self.control_limiter.allow():
-            await self.refuse(
-                proto.error("too_fast", f"more than {CONTROL_PER_SECOND} control messages a second")
-            )
-            return
-        msg = proto.parse_text(data)
+        msg = self.limits.control(data)
         if isinstance(msg, proto.ProtocolError):
             await self.refuse(msg)
         elif isinstance(msg, proto.Ping):

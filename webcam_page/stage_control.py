@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from core.emotion.pool import AnalysisPool, FrameDropped
 from core.stage.analyse import readings
 from webcam_page import protocol as proto
-from webcam_page.limits import SlidingWindow
+from webcam_page.socket_limits import SocketLimits
 from webcam_page.stage_hub import Stage, StageHub, send_json
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 SETTLE = 1.0  # seconds after a window's end that late-analysed frames still count
 TICK = 0.25  # how often the clock checks for a window to close
-CONTROL_PER_SECOND = 10
-ERROR_BUDGET, ERROR_WINDOW = 60, 10.0
 
 
 class StageControl:
@@ -30,10 +28,7 @@ class StageControl:
     def __init__(self, hub: StageHub, stage: Stage, ws: web.WebSocketResponse, pool: AnalysisPool) -> None:
         self.hub, self.stage, self.ws, self.pool = hub, stage, ws, pool
         sessions = hub.settings.sessions
-        self.max_frame_bytes = sessions.max_frame_bytes
-        self.frame_limiter = SlidingWindow(sessions.max_fps)
-        self.control_limiter = SlidingWindow(CONTROL_PER_SECOND)
-        self.error_limiter = SlidingWindow(ERROR_BUDGET, ERROR_WINDOW)
+        self.limits = SocketLimits(sessions.max_fps, sessions.max_frame_bytes)
         self.deadline = stage.started + hub.settings.stage.max_minutes * 60
         self.frame_no = 0
         self.pending: set[asyncio.Task[None]] = set()
@@ -43,13 +38,11 @@ class StageControl:
 
     async def refuse(self, err: proto.ProtocolError, **extra: Any) -> None:
         await self.send(err.to_json(**extra))
-        if err.fatal:
-            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=err.code.encode())
-        elif not self.error_limiter.allow():
-            await self.send(
-                proto.error("too_many_errors", "too many refused messages; closing", True).to_json()
-            )
-            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too_many_errors")
+        final = err if err.fatal else self.limits.after_refusal()
+        if final is not None:
+            if final is not err:
+                await self.send(final.to_json())
+            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=final.code.encode())
 
     async def run(self) -> None:
         stage, settings = self.stage, self.hub.settings
@@ -61,7 +54,7 @@ class StageControl:
                 "window_seconds": settings.stage.window_seconds,
                 "fade_ms": round(stage.fade_seconds * 1000),
                 "max_fps": settings.sessions.max_fps,
-                "max_frame_bytes": self.max_frame_bytes,
+                "max_frame_bytes": self.limits.max_frame_bytes,
                 "stage_path": self.hub.show_path(stage),
                 "windows": [w.to_dict() for w in stage.windows],
                 "background": stage.background.to_dict(),
@@ -98,11 +91,7 @@ class StageControl:
     async def on_binary(self, data: bytes) -> None:
         n = self.frame_no
         self.frame_no += 1
-        if not self.frame_limiter.allow():
-            cap = self.hub.settings.sessions.max_fps
-            await self.refuse(proto.error("too_fast", f"frames over {cap:g} per second are refused"), n=n)
-            return
-        parsed = proto.parse_binary(data, self.max_frame_bytes)
+        parsed = self.limits.frame(data)
         if isinstance(parsed, proto.ProtocolError):
             await self.refuse(parsed, n=n)
             return
@@ -145,12 +134,7 @@ class StageControl:
         )
 
     async def on_text(self, data: str) -> None:
-        if not self.control_limiter.allow():
-            await self.refuse(
-                proto.error("too_fast", f"more than {CONTROL_PER_SECOND} control messages a second")
-            )
-            return
-        msg = proto.parse_text(data)
+        msg = self.limits.control(data)
         if isinstance(msg, proto.ProtocolError):
             await self.refuse(msg)
         elif isinstance(msg, proto.Ping):
