@@ -176,6 +176,17 @@ async def run_moodreel(w: World, user: StandInUser, **kw: Any) -> tuple[Call, st
     return call, w.services.sessions.verify_token(token_of(url))
 
 
+async def finished_while_away(w: World, session_id: str) -> MoodResult:
+    """The session's page finishes while the bot is stopped: a sad result, stored and not delivered."""
+    emotion = emotion_from_names("sad", ("fear", "neutral"))
+    origin = await w.services.sessions.origin(session_id)
+    result = MoodResult(
+        session_id, emotion, mood_colours(emotion), sample_recommendations(2), origin.to_dict()
+    )
+    assert (await w.services.sessions.complete(session_id, result)).state == "pending"
+    return result
+
+
 def sample_recommendations(n: int = 4) -> tuple[Recommendation, ...]:
     picks = []
     for i in range(n):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from core.colour.psychology import emotion_from_names, mood_colours
 from core.present.summary import summarise
 from core.sessions.service import SessionService
-from core.values.results import MoodResult
 from tests.support.discord_world import (
     TOKEN,
     BotServices,
@@ -16,10 +14,10 @@ from tests.support.discord_world import (
     components,
     deliver_one,
     finish_session,
+    finished_while_away,
     movie_title,
     original_of,
     run_moodreel,
-    sample_recommendations,
     with_discord,
 )
 
@@ -146,12 +144,7 @@ async def test_results_wait_while_the_bot_is_down_and_go_out_when_it_is_back(wor
     call, session_id = await run_moodreel(world, world.alice)
     await world.stop_bot()
     # The page finishes while the bot is away: stored, not delivered, nothing posted.
-    emotion = emotion_from_names("sad", ("fear", "neutral"))
-    origin = await world.services.sessions.origin(session_id)
-    result = MoodResult(
-        session_id, emotion, mood_colours(emotion), sample_recommendations(2), origin.to_dict()
-    )
-    assert not await world.services.sessions.complete(session_id, result)
+    await finished_while_away(world, session_id)
     assert [r.session_id for r in await world.services.sessions.undelivered("discord")] == [session_id]
     assert not world.standin.channel_messages()
 

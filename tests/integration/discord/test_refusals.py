@@ -23,6 +23,7 @@ from tests.support.discord_world import (
     components,
     deliver_one,
     finish_session,
+    finished_while_away,
     link_button,
     movie_title,
     open_page_world,
@@ -98,12 +99,7 @@ async def test_dms_closed_after_a_restart_the_kept_token_still_delivers_privatel
     await world.start_bot(deliver="dm")
     call, session_id = await run_moodreel(world, world.alice)
     await world.stop_bot()
-    emotion = emotion_from_names("sad", ("fear", "neutral"))
-    origin = await world.services.sessions.origin(session_id)
-    result = MoodResult(
-        session_id, emotion, mood_colours(emotion), sample_recommendations(2), origin.to_dict()
-    )
-    assert (await world.services.sessions.complete(session_id, result)).state == "pending"
+    await finished_while_away(world, session_id)
     world.standin.dms_closed.add(world.alice.id)
     await world.start_bot(deliver="dm")
     item = await outcome_of(world, session_id)
@@ -124,12 +120,7 @@ async def test_dm_with_dms_closed_from_the_backlog_is_undeliverable(world: World
     kept = world.services.store.db["discord_interactions"]
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     assert (await kept.update_one({"_id": session_id}, {"$set": {"expires_at": past}})).modified_count == 1
-    emotion = emotion_from_names("sad", ("fear", "neutral"))
-    origin = await world.services.sessions.origin(session_id)
-    result = MoodResult(
-        session_id, emotion, mood_colours(emotion), sample_recommendations(2), origin.to_dict()
-    )
-    assert (await world.services.sessions.complete(session_id, result)).state == "pending"
+    await finished_while_away(world, session_id)
     world.standin.dms_closed.add(world.alice.id)
     await world.start_bot(deliver="dm")
     item = await outcome_of(world, session_id)
