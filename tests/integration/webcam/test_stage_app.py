@@ -215,3 +215,24 @@ async def test_refused_messages_keep_the_stage_going(client: TestClient, service
     await ws.send_str(json.dumps({"v": 1, "type": "ping", "t": 5}))
     assert (await read_until(ws, "pong", seen))["t"] == 5
     await ws.close()
+
+
+async def test_a_client_that_keeps_sending_garbage_is_cut_off(client: TestClient, services: Services) -> None:
+    """Refusals are counted (webcam_page.socket_limits): a flood of bad messages gets too_fast past
+    10 a second, and past 60 refusals in 10 s the socket says too_many_errors and closes (1008)."""
+    control_path, _ = links(services)
+    ws = await client.ws_connect(f"{control_path}/ws", origin=origin_of(client))
+    seen: list[dict[str, Any]] = []
+    await read_until(ws, "ready", seen)
+    for _ in range(70):
+        await ws.send_str("{nope")
+    codes = []
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), 30)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+        codes.append(json.loads(msg.data)["code"])
+    # 60 refusals are within the budget; the 61st is answered, then too_many_errors closes the socket.
+    assert codes[-1] == "too_many_errors" and len(codes) == 62
+    assert 1 <= codes.count("bad_json") <= 10 and "too_fast" in codes
+    assert ws.closed and ws.close_code == 1008
