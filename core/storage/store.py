@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from core.config import Settings
+from core.config import MongoSettings, Settings
 from core.storage.mongo import EmbeddedMongo
 
 
@@ -71,6 +71,24 @@ class Store:
         return state
 
 
+def mongo_client(uri: str, mongodb: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:
+    """The client MoodReel talks to MongoDB with.
+
+    A short server-selection timeout: with the database away, a page or a chat command learns it
+    within mongodb.request_timeout and says so, well inside the platforms' answer deadlines. Writes
+    wait for mongod's journal, so one killed right after a write has not lost it. A server that
+    accepted the connection and then went silent (stopped, hung) fails each operation after
+    mongodb.operation_timeout instead of holding it for ever.
+    """
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=int(mongodb.request_timeout * 1000),
+        socketTimeoutMS=int(mongodb.operation_timeout * 1000),
+        journal=True,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncIterator[Store]:
     """Connect to MONGODB_URI, or start the embedded mongod for the duration of the block."""
@@ -84,18 +102,7 @@ async def open_store(settings: Settings, data_dir: Path | None = None) -> AsyncI
         await asyncio.to_thread(embedded.start)
         embedded.start_supervision(settings.mongodb.restart_tries)
         uri = embedded.uri
-    # A short server-selection timeout: with the database away, a page or a chat command learns it
-    # within mongodb.request_timeout and says so, well inside the platforms' answer deadlines.
-    # Writes wait for mongod's journal, so one killed right after a write has not lost it. A server
-    # that accepted the connection and then went silent (stopped, hung) fails each operation after
-    # mongodb.operation_timeout instead of holding it for ever.
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=int(settings.mongodb.request_timeout * 1000),
-        socketTimeoutMS=int(settings.mongodb.operation_timeout * 1000),
-        journal=True,
-    )
+    client = mongo_client(uri, settings.mongodb)
     try:
         store = Store(client, settings.mongodb.database)
         store.embedded = embedded
