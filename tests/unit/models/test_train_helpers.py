@@ -156,16 +156,21 @@ def test_recalibrate_command_keeps_better_weights(tmp_path: Path, capsys: pytest
     assert out.stat().st_mtime_ns == stamp
 
 
-def test_snapshots_keep_every_epochs_raw_and_averaged_weights(tmp_path: Path) -> None:
-    """`--snapshots` keeps each epoch's weights whether or not they beat the best (ensemble members are
-    chosen later, on what they add, not on what they score alone)."""
-    from models.train import main as train_main
-
+def _tiny_faces(tmp_path: Path) -> Path:
     gen = torch.Generator().manual_seed(3)
     pixels = torch.randint(0, 256, (40, 48, 48), dtype=torch.uint8, generator=gen).numpy()
     npz = tmp_path / "tiny.npz"
     labels = np.arange(40, dtype=np.uint8) % 7
     np.savez(npz, pixels=pixels, label=labels, usage=np.array([0] * 30 + [1] * 10, np.uint8))
+    return npz
+
+
+def test_snapshots_keep_every_epochs_raw_and_averaged_weights(tmp_path: Path) -> None:
+    """`--snapshots` keeps each epoch's weights whether or not they beat the best (ensemble members are
+    chosen later, on what they add, not on what they score alone)."""
+    from models.train import main as train_main
+
+    npz = _tiny_faces(tmp_path)
     snaps = tmp_path / "snaps"
     args = ["--data", str(npz), "--epochs", "2", "--batch-size", "16", "--threads", "1", "--ema", "0.9"]
     args += ["--checkpoint", str(tmp_path / "last.pt"), "--out", str(tmp_path / "best.pt")]
@@ -176,15 +181,6 @@ def test_snapshots_keep_every_epochs_raw_and_averaged_weights(tmp_path: Path) ->
     assert not torch.equal(raw.state_dict()["head.3.weight"], avg.state_dict()["head.3.weight"])
     meta = weights_meta(snaps / "epoch02-avg.pt")
     assert meta["averaged"] is True and meta["epoch"] == 2 and 0.0 <= meta["publictest_accuracy"] <= 1.0
-
-
-def _tiny_faces(tmp_path: Path) -> Path:
-    gen = torch.Generator().manual_seed(3)
-    pixels = torch.randint(0, 256, (40, 48, 48), dtype=torch.uint8, generator=gen).numpy()
-    npz = tmp_path / "tiny.npz"
-    labels = np.arange(40, dtype=np.uint8) % 7
-    np.savez(npz, pixels=pixels, label=labels, usage=np.array([0] * 30 + [1] * 10, np.uint8))
-    return npz
 
 
 def test_a_teacher_changes_what_is_learnt_and_must_fit_the_faces(tmp_path: Path) -> None:
