@@ -241,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quantised": pipeline.quantised,
             "weights": str(args.pipeline),
             "net_weight": pipeline.meta["net_weight"],
+            "wide_weight": pipeline.meta.get("wide_weight", 0.0),
         }
     print(report(result, title))
     if args.json:

@@ -1,12 +1,16 @@
-"""The shipped expression pipeline: two networks of different lineage, each on a face and its mirror image.
+"""The shipped expression pipeline: three networks, each on a face and its mirror image.
 
     probabilities = w * mean(EmotionNet(face), EmotionNet(mirror))
-                  + (1 - w) * mean(MiniXception(face), MiniXception(mirror))
+                  + v * mean(WideNet(face), WideNet(mirror))
+                  + (1 - w - v) * mean(MiniXception(face), MiniXception(mirror))
+
+WideNet is a wider EmotionNet trained apart (weights/emotion_net_wide.pt); a pipeline file without one
+(v = 0) blends the other two as before.
 
 Both networks run int8-quantised (post-training static quantisation, torch.ao FX graph mode, x86
 backend) when this torch has it; `python -m models.pipeline build` calibrates the activation ranges on
 Training faces and writes them with the int8 weights to weights/pipeline.pt, together with the blend
-weight `w` and the pipeline's PublicTest accuracy. models.evaluate and core.emotion.classify both run
+weights `w` and `v` and the pipeline's PublicTest accuracy. models.evaluate and core.emotion.classify both run
 `load_pipeline()`, so the figure on the card is the one production gets.
 
 torch.ao.quantization is deprecated upstream; MoodReel pins torch 2.13.0, where it works (tested). Where
@@ -40,25 +44,41 @@ from models.net import EMOTIONS, INPUT_SIZE, normalise
 from models.weights import DEFAULT_WEIGHTS, load_model
 
 PIPELINE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "pipeline.pt"
+WIDE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "emotion_net_wide.pt"
 BACKEND = "x86"
 CALIBRATION_FACES = 2000  # Training faces (and their mirror images) that set the int8 activation ranges
 CALIBRATION_SEED = 0
 
 
 class Ensemble(nn.Module):
-    """(N, 48, 48) grey levels -> (N, 7) probabilities: both networks, each on the face and its mirror."""
+    """(N, 48, 48) grey levels -> (N, 7) probabilities: every network, each on the face and its mirror."""
 
-    def __init__(self, net: nn.Module, minix: nn.Module, net_weight: float) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        minix: nn.Module,
+        net_weight: float,
+        wide: nn.Module | None = None,
+        wide_weight: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.net, self.minix = net, minix
-        self.net_weight = float(net_weight)
+        if wide is None and wide_weight:
+            raise ValueError("a wide_weight needs a wide network")
+        if not (net_weight >= 0 and wide_weight >= 0 and net_weight + wide_weight <= 1):
+            raise ValueError("the blend weights must be at least 0 and add up to at most 1")
+        self.net, self.minix, self.wide = net, minix, wide
+        self.net_weight, self.wide_weight = float(net_weight), float(wide_weight)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.float()
         views = torch.cat([x, x.flip(-1)])  # faces, then their mirror images
-        p_net = torch.softmax(self.net(normalise(views)), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
+        grey = normalise(views)
+        p_net = torch.softmax(self.net(grey), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
         p_minix = torch.softmax(self.minix(prepare_input(views)), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
-        return self.net_weight * p_net + (1.0 - self.net_weight) * p_minix
+        p = self.net_weight * p_net + (1.0 - self.net_weight - self.wide_weight) * p_minix
+        if self.wide is not None:
+            p = p + self.wide_weight * torch.softmax(self.wide(grey), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
+        return p
 
 
 @contextmanager
@@ -156,8 +176,10 @@ class Pipeline:
     @property
     def description(self) -> str:
         kind = "int8" if self.quantised else "float32"
-        w = self.meta["net_weight"]
-        return f"{kind} EmotionNet x {w:.2f} + mini-Xception x {1 - w:.2f}, each on the face and its mirror"
+        w, v = self.meta["net_weight"], self.meta.get("wide_weight", 0.0)
+        wide = f" + WideNet x {v:.2f}" if v else ""
+        minix = f"mini-Xception x {1 - w - v:.2f}"
+        return f"{kind} EmotionNet x {w:.2f}{wide} + {minix}, each on the face and its mirror"
 
 
 def file_digest(path: Path | str) -> str:
@@ -179,6 +201,7 @@ def load_pipeline(
     *,
     net_weights: Path | str = DEFAULT_WEIGHTS,
     minix_weights: Path | str = MINIX_WEIGHTS,
+    wide_weights: Path | str = WIDE_WEIGHTS,
     quantised: bool | None = None,
     freeze: bool = True,
 ) -> Pipeline:
@@ -189,8 +212,9 @@ def load_pipeline(
     raises ValueError. Building takes seconds (FX graphs, tracing), so a process builds each
     pipeline once: the frozen module is stateless and safe to share between threads.
     """
-    files = tuple(Path(p).resolve() for p in (path, net_weights, minix_weights))
-    stamps = tuple((f, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    files = tuple(Path(p).resolve() for p in (path, net_weights, minix_weights, wide_weights))
+    # A pipeline file without a wide network needs no wide weights file.
+    stamps = tuple((f, f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (f, 0, 0) for f in files)
     return _load_pipeline(stamps, quantised, freeze)
 
 
@@ -198,21 +222,27 @@ def load_pipeline(
 def _load_pipeline(
     stamps: tuple[tuple[Path, int, int], ...], quantised: bool | None, freeze: bool
 ) -> Pipeline:
-    (path, _, _), (net_weights, _, _), (minix_weights, _, _) = stamps
+    (path, _, _), (net_weights, _, _), (minix_weights, _, _), (wide_weights, _, _) = stamps
     blob = _load(path)
     meta = dict(blob["meta"])
     net: nn.Module = load_model(net_weights)
     minix: nn.Module = load_minixception(minix_weights)
+    wide_weight = float(meta.get("wide_weight", 0.0))
+    wide: nn.Module | None = load_model(wide_weights) if wide_weight else None
     matches = meta.get("net_sha256") == file_digest(net_weights) and meta.get("minix_sha256") == file_digest(
         minix_weights
     )
+    if wide is not None:
+        matches = matches and meta.get("wide_sha256") == file_digest(wide_weights)
     if quantised and not matches:
-        raise ValueError(f"{path} was not built from {net_weights} and {minix_weights}")
+        raise ValueError(f"{path} was not built from {net_weights}, {minix_weights} and {wide_weights}")
     use_int8 = quantisation_available() and matches if quantised is None else quantised
     if use_int8:
         net = quantised_from_state(net, INPUT_SIZE, blob["net"])
         minix = quantised_from_state(minix, MINIX_SIZE, blob["minix"])
-    module: nn.Module = Ensemble(net, minix, meta["net_weight"])
+        if wide is not None:
+            wide = quantised_from_state(wide, INPUT_SIZE, blob["wide"])
+    module: nn.Module = Ensemble(net, minix, meta["net_weight"], wide, wide_weight)
     return Pipeline(_freeze(module) if freeze else module.eval(), use_int8, meta)
 
 
@@ -222,15 +252,19 @@ def build(
     out: Path = PIPELINE_WEIGHTS,
     net_weights: Path = DEFAULT_WEIGHTS,
     minix_weights: Path = MINIX_WEIGHTS,
+    wide_weight: float = 0.0,
+    wide_weights: Path = WIDE_WEIGHTS,
 ) -> dict[str, Any]:
-    """Calibrate and quantise both networks on Training faces, measure PublicTest, write `out`."""
+    """Calibrate and quantise every network on Training faces, measure PublicTest, write `out`."""
     from models.evaluate import evaluate, load_rows
 
     faces = torch.from_numpy(calibration_faces(data))
     net = quantise(load_model(net_weights), normalise(faces))
     minix: nn.Module = quantise(load_minixception(minix_weights), prepare_input(faces))
+    wide = quantise(load_model(wide_weights), normalise(faces)) if wide_weight else None
     meta: dict[str, Any] = {
         "net_weight": net_weight,
+        "wide_weight": wide_weight,
         "views": "face and mirror image",
         "backend": BACKEND,
         "calibration": f"{CALIBRATION_FACES} Training faces (seed {CALIBRATION_SEED}) and their mirrors",
@@ -238,12 +272,17 @@ def build(
         "net_sha256": file_digest(net_weights),
         "minix_sha256": file_digest(minix_weights),
     }
-    pipeline = Pipeline(_freeze(Ensemble(net, minix, net_weight)), True, meta)
+    if wide is not None:
+        meta["wide_sha256"] = file_digest(wide_weights)
+    pipeline = Pipeline(_freeze(Ensemble(net, minix, net_weight, wide, wide_weight)), True, meta)
     pixels, labels = load_rows(data, 1)
     meta["publictest_accuracy"] = evaluate(pipeline, pixels, labels, progress=False).accuracy
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    torch.save({"net": net.state_dict(), "minix": minix.state_dict(), "meta": meta}, tmp)
+    blob = {"net": net.state_dict(), "minix": minix.state_dict(), "meta": meta}
+    if wide is not None:
+        blob["wide"] = wide.state_dict()
+    torch.save(blob, tmp)
     tmp.replace(out)
     return meta
 
@@ -254,17 +293,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = sub.add_parser("build", help="calibrate, quantise and write weights/pipeline.pt")
     b.add_argument("--data", type=Path, default=DEFAULT_NPZ)
     b.add_argument("--net-weight", type=float, required=True, help="blend weight of EmotionNet (0..1)")
+    b.add_argument("--wide-weight", type=float, default=0.0, help="blend weight of WideNet (0: not used)")
     b.add_argument("--out", type=Path, default=PIPELINE_WEIGHTS)
     b.add_argument("--threads", type=int, default=0)
     args = p.parse_args(argv)
-    if not 0.0 <= args.net_weight <= 1.0:
-        p.error("--net-weight must lie in 0..1")
+    if min(args.net_weight, args.wide_weight) < 0.0 or args.net_weight + args.wide_weight > 1.0:
+        p.error("--net-weight and --wide-weight must be at least 0 and add up to at most 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     if not quantisation_available():
         print(f"pipeline: this torch cannot quantise for the {BACKEND} backend", file=sys.stderr)
         return 2
-    meta = build(args.data, args.net_weight, args.out)
+    meta = build(args.data, args.net_weight, args.out, wide_weight=args.wide_weight)
     print(f"wrote {args.out}: PublicTest accuracy {meta['publictest_accuracy']:.4f} ({meta})")
     return 0
 

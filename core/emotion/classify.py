@@ -1,6 +1,6 @@
 """Faces to emotion probabilities: the shipped expression pipeline (models.pipeline) at inference.
 
-Every face goes through both networks of the ensemble, EmotionNet and mini-Xception, each on the face
+Every face goes through every network of the ensemble (EmotionNet, WideNet, mini-Xception), each on the face
 and on its mirror image, int8-quantised and as one frozen TorchScript graph; the probabilities are blended
 with the weight stored beside the int8 weights. models.evaluate scores this very pipeline, so the model
 card's accuracy is what the frame analyser gets.

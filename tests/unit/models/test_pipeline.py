@@ -13,7 +13,16 @@ import torch
 from core.emotion.classify import EmotionClassifier
 from models.evaluate import main
 from models.net import EMOTIONS
-from models.pipeline import PIPELINE_WEIGHTS, Pipeline, load_pipeline, pipeline_meta, quantisation_available
+from models.pipeline import (
+    PIPELINE_WEIGHTS,
+    WIDE_WEIGHTS,
+    Ensemble,
+    Pipeline,
+    file_digest,
+    load_pipeline,
+    pipeline_meta,
+    quantisation_available,
+)
 from models.weights import DEFAULT_WEIGHTS, load_model, save_weights
 
 ROWS = 400
@@ -123,3 +132,25 @@ def test_evaluate_reports_the_pipelines_figure(shared_data: Path, capsys: pytest
     assert out["quantised"] is True and out["total"] == 3589
     assert out["net_weight"] == pipeline_meta()["net_weight"]
     assert out["correct"] == pytest.approx(pipeline_meta()["publictest_accuracy"] * 3589, abs=4.01)
+
+
+def test_the_pipeline_blends_three_networks_and_guards_the_wide_ones_weights(
+    tmp_path: Path, faces: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The shipped file holds WideNet too; a changed WideNet runs in float32, and bad weights are refused."""
+    meta = pipeline_meta()
+    assert 0 < meta["wide_weight"] < 1 and meta["net_weight"] + meta["wide_weight"] < 1
+    assert meta["wide_sha256"] == file_digest(WIDE_WEIGHTS)
+    assert "WideNet" in load_pipeline().description
+    other = tmp_path / "wide.pt"
+    model = load_model(WIDE_WEIGHTS)
+    with torch.no_grad():
+        model.head[-1].bias.add_(torch.linspace(-1, 1, len(EMOTIONS)))  # type: ignore[operator]
+    save_weights(model, other, {"publictest_accuracy": 0.5})
+    changed = load_pipeline(wide_weights=other)
+    assert not changed.quantised
+    assert not np.allclose(changed(faces[0][:8]), load_pipeline(quantised=False)(faces[0][:8]))
+    with pytest.raises(ValueError, match="not built from"):
+        load_pipeline(wide_weights=other, quantised=True)
+    with pytest.raises(ValueError, match="blend weights"):
+        Ensemble(load_model(), load_model(), 0.7, load_model(), 0.5)
