@@ -7,7 +7,7 @@
 WideNet is a wider EmotionNet trained apart (weights/emotion_net_wide.pt); a pipeline file without one
 (v = 0) blends the other two as before.
 
-Both networks run int8-quantised (post-training static quantisation, torch.ao FX graph mode, x86
+All of them run int8-quantised (post-training static quantisation, torch.ao FX graph mode, x86
 backend) when this torch has it; `python -m models.pipeline build` calibrates the activation ranges on
 Training faces and writes them with the int8 weights to weights/pipeline.pt, together with the blend
 weights `w` and `v` and the pipeline's PublicTest accuracy. models.evaluate and core.emotion.classify both run
@@ -73,12 +73,16 @@ class Ensemble(nn.Module):
         x = pixels.float()
         views = torch.cat([x, x.flip(-1)])  # faces, then their mirror images
         grey = normalise(views)
-        p_net = torch.softmax(self.net(grey), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
-        p_minix = torch.softmax(self.minix(prepare_input(views)), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
-        p = self.net_weight * p_net + (1.0 - self.net_weight - self.wide_weight) * p_minix
+        p = self.net_weight * _views_mean(self.net(grey))
+        p = p + (1.0 - self.net_weight - self.wide_weight) * _views_mean(self.minix(prepare_input(views)))
         if self.wide is not None:
-            p = p + self.wide_weight * torch.softmax(self.wide(grey), 1).reshape(2, -1, len(EMOTIONS)).mean(0)
+            p = p + self.wide_weight * _views_mean(self.wide(grey))
         return p
+
+
+def _views_mean(logits: torch.Tensor) -> torch.Tensor:
+    """(2N, 7) logits of faces then mirrors -> (N, 7) probabilities averaged over the two views."""
+    return torch.softmax(logits, 1).reshape(2, -1, len(EMOTIONS)).mean(0)
 
 
 @contextmanager

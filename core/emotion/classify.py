@@ -2,7 +2,7 @@
 
 Every face goes through every network of the ensemble (EmotionNet, WideNet, mini-Xception), each on the face
 and on its mirror image, int8-quantised and as one frozen TorchScript graph; the probabilities are blended
-with the weight stored beside the int8 weights. models.evaluate scores this very pipeline, so the model
+with the weights stored beside the int8 weights. models.evaluate scores this very pipeline, so the model
 card's accuracy is what the frame analyser gets.
 """
 
