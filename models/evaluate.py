@@ -1,6 +1,6 @@
 """Evaluate the shipped expression pipeline on an npz in the FER2013 layout: `python -m models.evaluate`.
 
-By default this is what MoodReel runs on every face (models.pipeline: both networks, int8, face and
+By default this is what MoodReel runs on every face (models.pipeline: all three networks, int8, face and
 mirror image); `--single` scores one float32 EmotionNet pass instead, as training does.
 """
 
@@ -242,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "weights": str(args.pipeline),
             "net_weight": pipeline.meta["net_weight"],
             "wide_weight": pipeline.meta.get("wide_weight", 0.0),
+            "wide_mirror": pipeline.meta.get("wide_mirror", True),
         }
     print(report(result, title))
     if args.json:

@@ -1,7 +1,7 @@
 """Soft targets for distillation: `python -m models.teacher --help`.
 
-The shipped ensemble's probabilities on every Training face (face and mirror, both networks), so
-that `models.train --teacher` can teach one network what the two know together. Temperatures above
+The shipped ensemble's probabilities on every Training face (face and mirror, all three networks), so
+that `models.train --teacher` can teach one network what the three know together. Temperatures above
 1 soften them, passing on more of the ensemble's second choices.
 """
 

@@ -12,8 +12,8 @@ per face) did not do:
   them have not moved or changed (mean absolute difference of each 48x48 crop at most
   `moved_threshold`); a face that moved a little is found again by matching its last crop near its
   box (core.emotion.motion), and only then by the detector near its box;
-- the expression pipeline (core.emotion.classify: EmotionNet and mini-Xception, each on the face
-  and its mirror image) is int8 and frozen TorchScript, fed every waiting face in one call.
+- the expression pipeline (core.emotion.classify: EmotionNet, WideNet and mini-Xception, each on
+  the face and its mirror image) is int8 and frozen TorchScript, fed every waiting face in one call.
 Frames stay in memory only.
 """
 

@@ -12,7 +12,7 @@ import torch
 
 from core.emotion.classify import EmotionClassifier
 from models.evaluate import main
-from models.net import EMOTIONS
+from models.net import EMOTIONS, normalise
 from models.pipeline import (
     PIPELINE_WEIGHTS,
     WIDE_WEIGHTS,
@@ -69,13 +69,32 @@ def test_int8_agrees_with_float32(
 
 
 @pytest.mark.parametrize("quantised", [True, False])
-def test_a_mirrored_face_gets_the_same_probabilities(
+def test_a_mirrored_face_reads_alike_but_for_widenets_single_view(
     quantised: bool, int8: Pipeline, float32: Pipeline, faces: tuple[np.ndarray, np.ndarray]
 ) -> None:
+    """EmotionNet and mini-Xception average a face with its mirror, so they cannot tell the two apart;
+    WideNet reads the face alone, so the pipeline's mirror difference is exactly its weighted part."""
     pipeline = int8 if quantised else float32
+    meta = pipeline_meta()
+    assert meta["wide_mirror"] is False and "face only" in pipeline.description
     pixels = faces[0][:64]
     mirrored = np.ascontiguousarray(pixels[:, :, ::-1])
-    np.testing.assert_allclose(pipeline(mirrored), pipeline(pixels), atol=1e-6)
+    ensemble = load_pipeline(quantised=quantised, freeze=False).module
+    assert isinstance(ensemble, Ensemble) and ensemble.wide is not None
+
+    def wide(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return torch.softmax(ensemble.wide(normalise(torch.from_numpy(x).float())), 1).numpy()  # type: ignore[misc]
+
+    expected = meta["wide_weight"] * (wide(mirrored) - wide(pixels))
+    assert np.abs(expected).max() > 1e-3  # WideNet does see the two differently
+    np.testing.assert_allclose(pipeline(mirrored) - pipeline(pixels), expected, atol=1e-5)
+    symmetric = Ensemble(
+        ensemble.net, ensemble.minix, ensemble.net_weight, ensemble.wide, ensemble.wide_weight, True
+    )
+    with torch.inference_mode():
+        a, b = (symmetric(torch.from_numpy(x)).numpy() for x in (mirrored, pixels))
+    np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_one_face_at_a_time_equals_a_batch(int8: Pipeline, faces: tuple[np.ndarray, np.ndarray]) -> None:
@@ -154,3 +173,19 @@ def test_the_pipeline_blends_three_networks_and_guards_the_wide_ones_weights(
         load_pipeline(wide_weights=other, quantised=True)
     with pytest.raises(ValueError, match="blend weights"):
         Ensemble(load_model(), load_model(), 0.7, load_model(), 0.5)
+
+
+def test_a_pipeline_file_from_before_the_view_choice_mirrors_widenet(
+    tmp_path: Path, faces: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Files written before `wide_mirror` existed had WideNet read both views; they still load that way."""
+    blob = torch.load(PIPELINE_WEIGHTS, map_location="cpu", weights_only=True)
+    del blob["meta"]["wide_mirror"]
+    older = tmp_path / "pipeline.pt"
+    torch.save(blob, older)
+    pipeline = load_pipeline(older)
+    assert pipeline.quantised and "each on the face and its mirror" in pipeline.description
+    pixels = faces[0][:32]
+    mirrored = np.ascontiguousarray(pixels[:, :, ::-1])
+    np.testing.assert_allclose(pipeline(mirrored), pipeline(pixels), atol=1e-6)
+    assert not np.allclose(pipeline(pixels), load_pipeline()(pixels))
