@@ -1,4 +1,4 @@
-"""`moodreel emotion`: the emotion model's probabilities for the face in each image."""
+"""`moodreel emotion`: the expression pipeline's probabilities for every face in each image."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "emotion",
-        help="read the emotion of the face in each image",
-        description="Find the largest face in each image (Haar cascade) and print the emotion model's "
-        "probabilities for the seven emotions, or that no face was found. Any image OpenCV reads "
-        "works (JPEG, PNG, BMP, WebP, TIFF). Exit status 2 if an image could not be read.",
+        help="read the emotion of every face in each image",
+        description="Find every face in each image (BlazeFace; the Haar cascade if its model cannot be "
+        "loaded) and print the expression pipeline's probabilities for the seven emotions for the "
+        "largest face, each other face's most likely emotion, or that no face was found. Any image "
+        "OpenCV reads works (JPEG, PNG, BMP, WebP, TIFF). Exit status 2 if an image could not be read.",
         epilog="example: moodreel emotion me.jpg friend.png --json",
     )
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files")
@@ -52,14 +53,15 @@ def _read_grey(path: Path) -> np.ndarray:
 def _score(analyser: FrameAnalyser, grey: np.ndarray, whole: bool) -> FrameScore:
     import cv2
 
-    from core.emotion.frames import FrameScore
+    from core.emotion.frames import FaceScore, FrameScore
     from models.net import INPUT_SIZE
 
     if not whole:
         return analyser.analyse_pixels([(grey, None)])[0]
     face = cv2.resize(grey, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-    probs = analyser.classify_faces(face[None])[0]
-    return FrameScore(tuple(float(p) for p in probs), (0, 0, grey.shape[1], grey.shape[0]), False)
+    probs = tuple(float(p) for p in analyser.classify_faces(face[None])[0])
+    box = (0, 0, grey.shape[1], grey.shape[0])
+    return FrameScore(probs, box, False, (FaceScore(box, probs),))
 
 
 def _entry(path: Path, score: FrameScore | None, error: str | None) -> dict[str, Any]:
@@ -70,6 +72,11 @@ def _entry(path: Path, score: FrameScore | None, error: str | None) -> dict[str,
         "box": list(score.box) if score and score.box else None,
         "top": score.top if score else None,
         "probs": dict(zip(EMOTIONS, score.probs, strict=True)) if score and score.probs else None,
+        # every face, the largest (the one above) first
+        "faces": [
+            {"box": list(f.box), "top": f.top, "probs": dict(zip(EMOTIONS, f.probs, strict=True))}
+            for f in (score.faces if score else ())
+        ],
     }
 
 
@@ -79,10 +86,19 @@ def _line(entry: dict[str, Any]) -> str:
     if not entry["face"]:
         return f"{entry['path']}: no face found"
     ranked = sorted(entry["probs"].items(), key=lambda kv: -kv[1])
-    x, y, w, h = entry["box"]
-    return f"{entry['path']}: {ranked[0][0]} (face {w}x{h} at {x},{y})\n" + "\n".join(
-        f"  {name:<9} {p:6.1%} {'#' * round(p * 30)}" for name, p in ranked
-    )
+    faces = entry["faces"]
+    many = f", the largest of {len(faces)} faces" if len(faces) > 1 else ""
+    lines = [f"{entry['path']}: {ranked[0][0]} ({_where(entry['box'])}{many})"]
+    lines += [f"  {name:<9} {p:6.1%} {'#' * round(p * 30)}" for name, p in ranked]
+    for k, face in enumerate(faces[1:], 2):
+        top = face["top"]
+        lines.append(f"  face {k} of {len(faces)}: {top} {face['probs'][top]:.0%} ({_where(face['box'])})")
+    return "\n".join(lines)
+
+
+def _where(box: list[int]) -> str:
+    x, y, w, h = box
+    return f"face {w}x{h} at {x},{y}"
 
 
 def _emotion(args: argparse.Namespace) -> int:

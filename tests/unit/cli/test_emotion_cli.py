@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from bench.scenes import Scene, match, scenes
 from cli.main import main
 from core.values.emotions import EMOTIONS
 from tests.support.face_frames import decode_image, face_jpeg_for, labelled_frames, no_face_frames
@@ -16,7 +17,12 @@ Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def group() -> Scene:
+    return scenes("multi", 3, 5)[1]  # four FER2013 PublicTest faces of 98-116 px in one room
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory, group: Scene) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("emotion-cli")
     paths = {
         "happy": folder / "happy.jpg",
@@ -24,7 +30,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "room": folder / "room.jpg",
         "text": folder / "notes.jpg",
         "crop": folder / "crop.png",
+        "group": folder / "group.jpg",
     }
+    paths["group"].write_bytes(group.jpeg)
     paths["happy"].write_bytes(face_jpeg_for("happy"))
     frame = labelled_frames(1, (320, 240), seed=21)[0]
     grey = decode_image(frame.jpeg)
@@ -60,6 +68,7 @@ def test_json_gives_probabilities_per_image(images: dict[str, Path], capsys: Cap
         "box": None,
         "top": None,
         "probs": None,
+        "faces": [],
     }
 
 
@@ -92,9 +101,32 @@ def test_whole_image_classifies_a_ready_crop(images: dict[str, Path], capsys: Ca
     assert main(["emotion", "--whole-image", str(images["crop"]), "--json"]) == 0
     (entry,) = _json(capsys)["images"]
     assert entry["face"] and entry["box"] == [0, 0, crop.shape[1], crop.shape[0]]
+    assert [f["box"] for f in entry["faces"]] == [entry["box"]]
     assert sum(entry["probs"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_missing_weights_is_one_clear_line(images: dict[str, Path], capsys: Capsys) -> None:
     assert main(["emotion", str(images["happy"]), "--weights", "/nonexistent/net.pt"]) == 2
     assert "emotion model weights not found at /nonexistent/net.pt" in capsys.readouterr().err
+
+
+def test_every_face_of_a_group_photo_is_read_largest_first(
+    images: dict[str, Path], group: Scene, capsys: Capsys
+) -> None:
+    assert main(["emotion", str(images["group"]), "--json"]) == 0
+    (entry,) = _json(capsys)["images"]
+    faces = entry["faces"]
+    hits, false = match(group.faces, [f["box"] for f in faces])
+    assert len(faces) == len(group.faces) == 4 and None not in hits and false == 0
+    assert faces[0]["box"] == entry["box"] and faces[0]["probs"] == entry["probs"]
+    sides = [f["box"][2] for f in faces]
+    assert sides == sorted(sides, reverse=True)
+    for face in faces:
+        assert face["top"] == max(face["probs"], key=face["probs"].get)
+        assert sum(face["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert main(["emotion", str(images["group"])]) == 0
+    out = capsys.readouterr().out
+    assert "the largest of 4 faces)" in out
+    for k, face in enumerate(faces[1:], 2):
+        x, y, w, h = face["box"]
+        assert f"  face {k} of 4: {face['top']} " in out and f"(face {w}x{h} at {x},{y})" in out
