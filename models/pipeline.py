@@ -5,7 +5,7 @@
                   + (1 - w - v) * mean(MiniXception(face), MiniXception(mirror))
 
 WideNet is a wider EmotionNet trained apart (weights/emotion_net_wide.pt). It reads the face alone:
-its mirror view cost ~0.4 ms a face (a sixth of the graph) and, with the weights re-chosen, added no
+its mirror view cost ~0.4 ms a face (about 14% of the graph) and, with the weights re-chosen, added no
 accuracy on PublicTest (`build --wide-mirror` puts it back; the file records which). A pipeline file
 without WideNet (v = 0) blends the other two as before.
 
