@@ -56,7 +56,12 @@ def model_from_checkpoint(path: Path, averaged: bool) -> tuple[EmotionNet, dict[
         raise SystemExit(f"{path} has no {'averaged ' if averaged else ''}weights (was --ema used?)")
     weights = state[key]
     blocks = len({k.split(".")[1] for k in weights if k.startswith("deep.")})
-    model = EmotionNet(extra_blocks=blocks)
+    # The widths are not stored in a checkpoint; the convolutions' output channels give them (WideNet).
+    w0, w1, w2, w3 = (
+        int(weights[k].shape[0])
+        for k in ("stem.0.0.weight", "stem.1.0.weight", "stages.1.conv1.0.weight", "stages.2.conv1.0.weight")
+    )
+    model = EmotionNet((w0, w1, w2, w3), extra_blocks=blocks)
     model.load_state_dict(weights)
     return model.eval(), {"checkpoint": path.name, "epoch": state.get("epoch"), "averaged": averaged}
 

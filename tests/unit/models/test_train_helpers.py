@@ -129,6 +129,18 @@ def test_checkpoint_weights_load_raw_or_averaged(tmp_path: Path) -> None:
         model_from_checkpoint(path, averaged=True)
 
 
+def test_a_wider_nets_checkpoint_loads_with_its_widths(tmp_path: Path) -> None:
+    """WideNet's checkpoints (`models.train --widths 48 72 144 288`) do not store the widths."""
+    wide = EmotionNet((48, 72, 144, 288)).eval()
+    path = tmp_path / "wide.pt"
+    torch.save({"model": wide.state_dict(), "ema": wide.state_dict(), "epoch": 1}, path)
+    loaded, _ = model_from_checkpoint(path, averaged=True)
+    assert loaded.widths == (48, 72, 144, 288)
+    x = normalise(torch.randint(0, 256, (2, 48, 48), dtype=torch.uint8))
+    with torch.inference_mode():
+        assert torch.allclose(loaded(x), wide(x), atol=1e-6)
+
+
 def test_recalibrate_command_keeps_better_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Labels are the recalibrated net's own answers, so recalibration must win and be saved."""
     net = _trained_like(8)
