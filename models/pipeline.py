@@ -54,7 +54,8 @@ BOTH_VIEWS = "each on the face and its mirror"
 
 
 class Ensemble(nn.Module):
-    """(N, 48, 48) grey levels -> (N, 7) probabilities: every network, each on the face and its mirror."""
+    """(N, 48, 48) grey levels -> (N, 7) probabilities: every network on the face and its mirror, but
+    WideNet on the face alone unless `wide_mirror`."""
 
     def __init__(
         self,
@@ -190,15 +191,17 @@ class Pipeline:
     def description(self) -> str:
         kind = "int8" if self.quantised else "float32"
         w, v = self.meta["net_weight"], self.meta.get("wide_weight", 0.0)
+        net, minix = f"{kind} EmotionNet x {w:.2f}", f"mini-Xception x {1 - w - v:.2f}"
         if not v:
-            return f"{kind} EmotionNet x {w:.2f} + mini-Xception x {1 - w:.2f}, {BOTH_VIEWS}"
-        if self.meta.get("wide_mirror", True):
-            minix = f"mini-Xception x {1 - w - v:.2f}"
-            return f"{kind} EmotionNet x {w:.2f} + WideNet x {v:.2f} + {minix}, {BOTH_VIEWS}"
-        return (
-            f"{kind} EmotionNet x {w:.2f} + WideNet x {v:.2f} (face only) + mini-Xception x {1 - w - v:.2f} "
-            "(face and mirror)"
-        )
+            return f"{net} + {minix}, {BOTH_VIEWS}"
+        if _wide_mirror(self.meta):
+            return f"{net} + WideNet x {v:.2f} + {minix}, {BOTH_VIEWS}"
+        return f"{net} + WideNet x {v:.2f} (face only) + {minix} (face and mirror)"
+
+
+def _wide_mirror(meta: dict[str, Any]) -> bool:
+    """Whether WideNet reads the mirror image too; files built before the choice had it do so."""
+    return bool(meta.get("wide_mirror", True))
 
 
 def file_digest(path: Path | str) -> str:
@@ -261,8 +264,7 @@ def _load_pipeline(
         minix = quantised_from_state(minix, MINIX_SIZE, blob["minix"])
         if wide is not None:
             wide = quantised_from_state(wide, INPUT_SIZE, blob["wide"])
-    wide_mirror = bool(meta.get("wide_mirror", True))  # files built before the choice mirrored it
-    module: nn.Module = Ensemble(net, minix, meta["net_weight"], wide, wide_weight, wide_mirror)
+    module: nn.Module = Ensemble(net, minix, meta["net_weight"], wide, wide_weight, _wide_mirror(meta))
     return Pipeline(_freeze(module) if freeze else module.eval(), use_int8, meta)
 
 

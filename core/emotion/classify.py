@@ -1,9 +1,9 @@
 """Faces to emotion probabilities: the shipped expression pipeline (models.pipeline) at inference.
 
-Every face goes through every network of the ensemble (EmotionNet, WideNet, mini-Xception), each on the face
-and on its mirror image, int8-quantised and as one frozen TorchScript graph; the probabilities are blended
-with the weights stored beside the int8 weights. models.evaluate scores this very pipeline, so the model
-card's accuracy is what the frame analyser gets.
+Every face goes through every network of the ensemble (EmotionNet and mini-Xception on the face and on its
+mirror image, WideNet on the face), int8-quantised and as one frozen TorchScript graph; the probabilities
+are blended with the weights stored beside the int8 weights. models.evaluate scores this very pipeline,
+so the model card's accuracy is what the frame analyser gets.
 """
 
 from __future__ import annotations
