@@ -29,7 +29,14 @@ import torch
 from bench.common import one_core
 from bench.scenes import CONDITIONS, Scene, match, scenes
 from core.emotion.detect import crop_face
-from core.emotion.detectors import BLAZE_SIZE, BLAZE_THRESHOLD, BlazeFaceDetector, FaceDetector, HaarDetector
+from core.emotion.detectors import (
+    BLAZE_GROUP_SIZE,
+    BLAZE_SIZE,
+    BLAZE_THRESHOLD,
+    BlazeFaceDetector,
+    FaceDetector,
+    HaarDetector,
+)
 from core.emotion.frames import FrameAnalyser
 from models.net import EMOTIONS, INPUT_SIZE
 
@@ -165,6 +172,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--conditions", nargs="*", choices=list(CONDITIONS), help="only these conditions")
     p.add_argument("--size", type=int, default=BLAZE_SIZE, help="BlazeFace input side (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=BLAZE_THRESHOLD, help="BlazeFace score threshold")
+    p.add_argument(
+        "--group-size",
+        type=int,
+        default=BLAZE_GROUP_SIZE,
+        help="input side of BlazeFace's finer look at frames of 2+ faces (0: none; default: %(default)s)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="timings per call, fastest kept (default: 3)")
     p.add_argument("--calibrate", action="store_true", help="also measure BlazeFace's box on the FER crop")
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
@@ -173,6 +186,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.n = 12
     if args.n < 1 or args.repeat < 1:
         p.error("--n and --repeat must be at least 1")
+    if args.group_size and args.group_size < 64:
+        p.error("--group-size must be 0 or at least 64")
     return args
 
 
@@ -202,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cv2.setNumThreads(1)
         detectors: dict[str, FaceDetector] = {
             "haar": HaarDetector(160),
-            "blazeface": BlazeFaceDetector(args.size, args.threshold),
+            "blazeface": BlazeFaceDetector(args.size, args.threshold, group_size=args.group_size or None),
         }
         warm = frames_by_condition[names[0]][0].grey()
         for det in detectors.values():
@@ -230,7 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"Face detection on one CPU core (core {core}), {args.n} unfiltered 640x480 scenes a condition "
-        f"(FER2013 PublicTest faces); BlazeFace at {args.size} px, threshold {args.threshold}"
+        f"(FER2013 PublicTest faces); BlazeFace at {args.size} px, threshold {args.threshold}, "
+        + (
+            f"groups of 2+ faces again at {args.group_size} px"
+            if args.group_size
+            else "no finer look at groups"
+        )
     )
     head = f"{'condition':<12} {'faces':>5} | " + " | ".join(
         f"{d + ' recall':>16} {'false/fr':>8} {'ms p50':>6}" for d in detectors
@@ -290,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "n": args.n,
             "size": args.size,
             "threshold": args.threshold,
+            "group_size": args.group_size or None,
             "conditions": {
                 name: {
                     d: {
