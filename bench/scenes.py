@@ -17,6 +17,7 @@ lighting conditions are 120-200 px.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -267,8 +268,17 @@ def _condition(name: str) -> Condition:
 
 
 def _seed(condition: str, seed: int) -> int:
-    # One stream of random numbers per (condition, seed), so adding a condition changes no other's scenes.
-    return int.from_bytes(f"{condition}/{seed}".encode(), "little") % (2**63)
+    """One stream of random numbers per (condition, seed), so adding a condition changes no other's scenes.
+
+    The key's bytes were once folded into 63 bits whole, which keeps only its first 8 characters: a
+    longer key ("upright-120/1", "clips/multi/1") lost its seed, and the upright sizes share their
+    draws. Seed 0 keeps those streams, so every figure published for it still holds; other seeds of
+    longer keys now hash the whole key.
+    """
+    key = f"{condition}/{seed}".encode()
+    if len(key) <= 8 or seed == 0:
+        return int.from_bytes(key, "little") % (2**63)
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") % (2**63)
 
 
 @functools.lru_cache(maxsize=64)

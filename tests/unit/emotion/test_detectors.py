@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.scenes import CONDITIONS, match, scene, scenes
+from bench.scenes import CONDITIONS, match, scene, scene_clips, scenes
 from core.emotion import blazeface
 from core.emotion.decode import decode_grey
 from core.emotion.detect import FaceTracker, crop_face, find_faces
@@ -282,6 +282,15 @@ def test_scenes_are_reproducible_and_unfiltered() -> None:
     assert set(CONDITIONS) >= {"upright-60", "upright-300", "tilt+15", "washed", "side-lit", "multi"}
     with pytest.raises(ValueError, match="unknown condition"):
         scenes("sideways", 1)
+
+
+def test_every_seed_gives_other_scenes() -> None:
+    """A long condition name once lost its seed (only the key's first 8 characters counted)."""
+    for condition in CONDITIONS:
+        zero, one = scenes(condition, 1, 0)[0], scenes(condition, 1, 1)[0]
+        assert zero.jpeg != one.jpeg, condition
+    clips = [scene_clips("multi", 1, 1, seed)[0].frames[0].jpeg for seed in (0, 1)]
+    assert clips[0] != clips[1]
 
 
 def test_match_pairs_each_face_with_at_most_one_box() -> None:
