@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from bench.scenes import CONDITIONS, match, scene, scene_clips, scenes
 from core.emotion import blazeface
@@ -167,6 +168,26 @@ def test_grey_network_equals_the_colour_one_on_grey_input() -> None:
         reg_g, cls_g = grey(x)
     assert reg_c.shape == (1, blazeface.anchors(224, 176).shape[0], 16)
     assert torch.allclose(reg_c, reg_g, atol=1e-4) and torch.allclose(cls_c, cls_g, atol=1e-4)
+
+
+def test_blocks_add_in_place_as_the_padded_sum_would() -> None:
+    """BlazeBlock adds its input into its own channels in place; the .tflite zero-pads it and adds."""
+    model = blazeface.load_blazeface()
+    x = torch.rand(1, 1, 176, 224) * 2 - 1
+    with torch.inference_mode():
+        h = model.conv(F.pad(x, (1, 2, 1, 2))).relu()
+        for block in model.blocks:
+            assert isinstance(block, blazeface.BlazeBlock)
+            before = h.clone()
+            got = block(h)
+            assert torch.equal(h, before)  # its input is left as it was
+            if block.stride == 2:
+                y, skip = block.dw(F.pad(h, (0, 1, 0, 1))), F.max_pool2d(h, 2, 2)
+            else:
+                y, skip = block.dw(h), h
+            want = F.relu(block.pw(y) + F.pad(skip, (0, 0, 0, 0, 0, block.extra)))
+            assert torch.allclose(got, want, atol=1e-6)
+            h = got
 
 
 def test_weights_say_where_they_came_from() -> None:
