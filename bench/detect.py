@@ -10,6 +10,7 @@ frame by frame, so background load hits both alike. Reported per condition and d
 Below the table: the expression network's accuracy on the 48x48 crops each detector's boxes give
 (FER2013 labels), and the targets of issue 15. `--calibrate` measures where BlazeFace's own box
 sits on a FER crop, which sets core.emotion.detectors.BLAZE_CROP_SCALE and BLAZE_CROP_SHIFT.
+`--sheet PNG` draws the frames BlazeFace got wrong, to look at rather than count.
 """
 
 from __future__ import annotations
@@ -84,6 +85,17 @@ class Crops:
     labels: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A frame where BlazeFace missed a painted face or boxed something else, for the contact sheet."""
+
+    condition: str
+    index: int
+    frame: Scene
+    boxes: tuple[tuple[int, int, int, int], ...]
+    hits: tuple[int | None, ...]
+
+
 def run_condition(
     name: str,
     frames: Sequence[Scene],
@@ -91,6 +103,7 @@ def run_condition(
     tallies: dict[str, dict[str, Tally]],
     crops: dict[str, Crops],
     repeat: int = 1,
+    misses: list[Miss] | None = None,
 ) -> None:
     for k, frame in enumerate(frames):
         grey = frame.grey()
@@ -108,11 +121,52 @@ def run_condition(
             t.found += sum(h is not None for h in hits)
             t.false += false
             t.multi_complete += all(h is not None for h in hits)
+            if misses is not None and det_name == "blazeface" and (false or None in hits):
+                misses.append(Miss(name, k, frame, tuple(f.box for f in found), tuple(hits)))
             for i, h in enumerate(hits):
                 if h is not None:
                     key = (name, k, i)
                     crops[det_name].faces[key] = crop_face(grey, found[h].box, 0.0, found[h].angle)
                     crops[det_name].labels[key] = EMOTIONS.index(frame.faces[i].label)
+
+
+SHEET_TILE = (320, 240)
+SHEET_COLUMNS = 4
+SHEET_MAX = 16
+GREEN, YELLOW, RED = (80, 200, 80), (0, 215, 255), (60, 60, 230)  # BGR
+
+
+def miss_sheet(misses: Sequence[Miss], path: str) -> int:
+    """A contact sheet of up to SHEET_MAX missed frames: found faces green, missed ones yellow, BlazeFace's
+    boxes that match no face red. Returns how many frames it shows (none: no file written)."""
+    shown = list(misses[:SHEET_MAX])
+    if not shown:
+        return 0
+    tiles = []
+    for miss in shown:
+        img = cv2.cvtColor(miss.frame.grey(), cv2.COLOR_GRAY2BGR)
+        if miss.condition == "dark":  # the room at x0.2 would show nothing
+            img = cv2.convertScaleAbs(img, alpha=4.0)
+        matched = {h for h in miss.hits if h is not None}
+        for face, hit in zip(miss.frame.faces, miss.hits, strict=True):
+            x, y, side, _ = face.box
+            cv2.rectangle(img, (x, y), (x + side, y + side), GREEN if hit is not None else YELLOW, 3)
+        for i, (x, y, w, h) in enumerate(miss.boxes):
+            if i not in matched:
+                cv2.rectangle(img, (x, y), (x + w, y + h), RED, 3)
+        found = sum(h is not None for h in miss.hits)
+        caption = f"{miss.condition} #{miss.index}: {found}/{len(miss.hits)} found"
+        img = cv2.resize(img, SHEET_TILE, interpolation=cv2.INTER_AREA)
+        cv2.rectangle(img, (0, 0), (SHEET_TILE[0], 22), (0, 0, 0), -1)
+        cv2.putText(img, caption, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(img)
+    while len(tiles) % SHEET_COLUMNS and len(tiles) > SHEET_COLUMNS:
+        tiles.append(np.zeros_like(tiles[0]))
+    columns = min(SHEET_COLUMNS, len(tiles))
+    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
+    if not cv2.imwrite(path, np.vstack(rows)):
+        raise OSError(f"could not write {path}")
+    return len(shown)
 
 
 def truth_crops(frames_by_condition: dict[str, list[Scene]]) -> Crops:
@@ -180,6 +234,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--repeat", type=int, default=3, help="timings per call, fastest kept (default: 3)")
     p.add_argument("--calibrate", action="store_true", help="also measure BlazeFace's box on the FER crop")
+    p.add_argument(
+        "--sheet",
+        metavar="PNG",
+        help="write a contact sheet of frames where BlazeFace missed a face or boxed something else",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
     args = p.parse_args(argv)
     if args.quick:
@@ -224,9 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _ in range(3):
                 det.detect(warm)
         tallies = {d: {n: Tally() for n in names} for d in detectors}
+        misses: list[Miss] = []
         crops = {d: Crops() for d in detectors}
         for name in names:
-            run_condition(name, frames_by_condition[name], detectors, tallies, crops, args.repeat)
+            run_condition(name, frames_by_condition[name], detectors, tallies, crops, args.repeat, misses)
         analyser = FrameAnalyser(threads=1, detector="haar")
         truth = truth_crops(frames_by_condition)
         both = sorted(set(crops["haar"].faces) & set(crops["blazeface"].faces))
@@ -303,6 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"calibration on {cal['faces']} upright faces: FER crop side = {cal['crop_scale']:.3f} x "
             f"BlazeFace box side, crop centre {cal['crop_shift']:+.3f} crop sides below the box centre"
+        )
+    if args.sheet:
+        shown = miss_sheet(misses, args.sheet)
+        print(
+            f"contact sheet: {shown} of {len(misses)} frames with a miss or a false box -> {args.sheet} "
+            "(green: found, yellow: missed, red: a box on no painted face)"
+            if shown
+            else "contact sheet: BlazeFace missed nothing and boxed nothing else; no sheet written"
         )
     if args.json:
         out = {
