@@ -42,4 +42,11 @@ def test_the_benchmark_writes_its_sheet(tmp_path: Path, capsys: pytest.CaptureFi
     )
     said = capsys.readouterr().out
     assert "contact sheet: 1 of 1 frames" in said  # seed 2 scene 25: a tight FER crop boxed 1.73x
+    assert "groups of 2+ faces again at 288 px" in said
     assert _read(out).shape == (SHEET_TILE[1], SHEET_TILE[0], 3)
+
+
+def test_the_header_says_when_there_is_no_finer_look(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --size at or above the group size gives no finer look, and the header says so."""
+    assert main(["--n", "1", "--conditions", "multi", "--repeat", "1", "--size", "320"]) == 0
+    assert "no finer look at groups" in capsys.readouterr().out
